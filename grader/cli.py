@@ -1,0 +1,114 @@
+"""The ``grade`` command: parses arguments and calls the library; nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from grader import catalogue
+
+DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
+
+
+def find_exercises_dir(start: Path) -> Path:
+    """``./exercises`` from the current folder or one of its parents, or the current folder itself."""
+    for folder in (start, *start.parents):
+        if (folder / "exercises").is_dir():
+            return folder / "exercises"
+    if any(start.glob("ex[0-9][0-9]_*.py")):
+        return start
+    raise click.ClickException(
+        "no exercises/ folder here or above: cd into the kit (the folder holding exercises/), "
+        "or name a folder with `grade check --submission PATH`.")
+
+
+def _usage(error: catalogue.UsageError) -> click.UsageError:
+    return click.UsageError(str(error))
+
+
+def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
+              fail_under: float | None) -> None:
+    from grader import engine, progress, report  # imports torch: only when grading
+
+    modules = _catalogue()
+    try:
+        selection = catalogue.select(exercises, modules)
+        chosen_device = engine.pick_device(device)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+    if not folder.is_dir():
+        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    from grader import sandbox
+
+    if sandbox.bwrap_path() is None and sandbox.warn_once():
+        click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
+    try:
+        result = engine.grade(folder, selection, chosen_device)
+    except engine.GraderUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    if submission is None:
+        progress.record(result)
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        click.echo(report.render_terminal(result))
+    if fail_under is not None and result.score < fail_under:
+        sys.exit(1)
+
+
+def _catalogue() -> list[catalogue.ModuleInfo]:
+    try:
+        return catalogue.load_catalogue()
+    except catalogue.UsageError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(context: click.Context) -> None:
+    """Grade your PyTorch exercises: `grade` alone grades ./exercises."""
+    if context.invoked_subcommand is None:
+        run_check((), None, "auto", False, None)
+
+
+@main.command()
+@click.argument("exercises", nargs=-1)
+@click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules to grade.")
+@click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where inputs live.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in README).")
+@click.option("--fail-under", type=float, help="Exit with status 1 when the score is below this.")
+def check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
+          fail_under: float | None) -> None:
+    """Grade EXERCISES (ex02, ex02_gradient_descent, ex02.grad_fn; default: all)."""
+    run_check(exercises, submission, device, as_json, fail_under)
+
+
+@main.command()
+@click.argument("item")
+def hint(item: str) -> None:
+    """Print the hint of ITEM (for example ex02.grad_fn)."""
+    try:
+        module, info = catalogue.find_item(item, _catalogue())
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    click.echo(f"{module.number}.{info.name} ({info.points} point{'s' if info.points > 1 else ''})")
+    click.echo(info.hint)
+
+
+@main.command(name="list")
+def list_items() -> None:
+    """The exercises, their items and points, and your progress from the last `grade` run."""
+    from grader import progress
+
+    modules = _catalogue()
+    state = progress.load()
+    for module in modules:
+        done = sum(item.points for item in module.items if state.get(f"{module.name}.{item.name}") == "passed")
+        click.echo(f"{module.name}  ({done}/{module.max_score} points passed)")
+        for item in module.items:
+            status = state.get(f"{module.name}.{item.name}", "not graded yet")
+            click.echo(f"  {item.name:<28} {item.points} pt  {status}")
+    click.echo("\nRun `grade check ex01` to grade one exercise, `grade hint ex01.ITEM` for a hint.")

@@ -1,0 +1,325 @@
+"""The grading pipeline: load suites and references, run each check on both sides, score items.
+
+Read top to bottom: :func:`grade` stages the submission, starts one sandboxed worker, and for each
+selected module imports the student's code (import failures become per-item statuses), then runs
+every check of every item twice, once on the reference in this process (cached: once per check
+and device for a whole batch) and once on the student's worker, and turns the comparisons into
+item statuses, scores and feedback. Nothing in here executes student code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+from grader import catalogue, report
+from grader.compare import difference, normalize
+from grader.guards import forbidden_calls
+from grader.remote import (
+    Call,
+    GraderUnavailable,
+    RemoteConnection,
+    RemoteModule,
+    StudentError,
+    WorkerCrashed,
+    WorkerSession,
+    WorkerTimeout,
+    ZygoteClient,
+)
+from grader.suite import Check, CheckFailed, Item, Side, Suite, resolve_build_path
+
+IMPORT_TIMEOUT = 20.0
+MAX_FEEDBACK_PER_ITEM = 3
+MAX_SUBMISSION_FILE_BYTES = 1 << 20
+
+
+class KitError(RuntimeError):
+    """The kit itself is broken (a reference fails its own check): not the student's fault."""
+
+
+def pick_device(requested: str) -> torch.device:
+    """``auto`` means cuda, then mps, then cpu; an unavailable explicit choice is a usage error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise catalogue.UsageError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise catalogue.UsageError("--device mps: Apple's MPS is not available here; use --device cpu or auto")
+    if requested not in ("cpu", "cuda", "mps"):
+        raise catalogue.UsageError(f"unknown device {requested!r}: use auto, cpu, cuda or mps")
+    return torch.device(requested)
+
+
+# ---------------------------------------------------------------- loading trusted code
+_LOAD_LOCK = threading.RLock()
+
+
+def _load_file(qualified: str, path: Path) -> ModuleType:
+    with _LOAD_LOCK:
+        if qualified in sys.modules:
+            return sys.modules[qualified]
+        spec = importlib.util.spec_from_file_location(qualified, path)
+        if spec is None or spec.loader is None:
+            raise KitError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[qualified]
+            raise
+        return module
+
+
+def load_suite(module_name: str) -> Suite:
+    """The hidden suite of an exercise module."""
+    module = _load_file(f"_hidden_suites.{module_name}", catalogue.SUITES_DIR / f"{module_name}.py")
+    suite = getattr(module, "suite", None)
+    if not isinstance(suite, Suite):
+        raise KitError(f"{module_name}: the hidden suite defines no `suite = Suite(...)`")
+    return suite
+
+
+def load_reference(module_name: str) -> ModuleType:
+    """The reference solution of an exercise module (imported in this trusted process only)."""
+    return _load_file(f"_reference_solutions.{module_name}", catalogue.SOLUTIONS_DIR / f"{module_name}.py")
+
+
+# ---------------------------------------------------------------- the reference side
+class ReferenceCache:
+    """Expected observations, computed once per check and device, shared by a whole batch."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+
+    def expected(self, check: Check, item: Item, device: torch.device) -> object:
+        key = (check.qualified_name, str(device))
+        with self._lock:
+            if key not in self._values:
+                self._values[key] = self._run(check, item, device)
+            return self._values[key]
+
+    @staticmethod
+    def _run(check: Check, item: Item, device: torch.device) -> object:
+        reference = load_reference(check.module)
+        _seed_everything(check.seed)
+        side = Side(reference, device, check.seed, _local_build)
+        try:
+            with forbidden_calls(item.forbid, f"{check.module}.{item.name}"):
+                return normalize(check.function(side))
+        except Exception as error:
+            raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
+                           f"{type(error).__name__}: {error}") from error
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _local_build(path: str, *args: object, **kwargs: object) -> object:
+    return resolve_build_path(path)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- the student side
+@dataclass
+class CheckOutcome:
+    passed: bool
+    message: str = ""
+    not_implemented: bool = False
+
+
+class SubmissionGrader:
+    """Grades one submission folder with one worker (restarted after a timeout or crash)."""
+
+    def __init__(self, zygote: ZygoteClient, device: torch.device, cache: ReferenceCache) -> None:
+        self.session = WorkerSession(zygote)
+        self.device = device
+        self.cache = cache
+
+    def close(self) -> None:
+        self.session.close()
+
+    def grade_module(self, info: catalogue.ModuleInfo, only: set[str] | None) -> report.ExerciseResult:
+        suite = load_suite(info.name)
+        items = [suite.items[i.name] for i in info.items if only is None or i.name in only]
+        try:
+            present = self.session.import_module(info.name, time.monotonic() + IMPORT_TIMEOUT)
+        except StudentError as error:
+            reason = f"{info.name}.py could not be imported: {error}"
+            return _all_items(info, items, "error", reason, error=reason)
+        except WorkerTimeout:
+            reason = (f"importing {info.name}.py took longer than {IMPORT_TIMEOUT:.0f} s "
+                      "(an endless loop or a long computation at module level?)")
+            return _all_items(info, items, "timeout", reason, error=reason)
+        except WorkerCrashed as crash:
+            reason = f"importing {info.name}.py crashed the worker: {crash}"
+            return _all_items(info, items, "crashed", reason, error=reason)
+        results = [self.grade_item(info, item, present) for item in items]
+        return report.ExerciseResult(info.name, results, error=None)
+
+    def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str]) -> report.ItemResult:
+        qualified = f"{info.number}.{item.name}"
+        if item.name not in present:
+            return report.ItemResult(item.name, 0.0, item.points, "missing", [
+                f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
+                f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`."])
+        passed = graded = not_implemented = 0
+        feedback: list[str] = []
+        failures: list[str] = []
+        status_override = None
+        not_graded: list[str] = []
+        for index, check in enumerate(item.checks):
+            if check.requires == "cuda" and self.device.type != "cuda":
+                not_graded.append(check.description)
+                continue
+            graded += 1
+            try:
+                outcome = self.run_check(check, item)
+            except WorkerTimeout:
+                limit = check.timeout or item.timeout
+                status_override = "timeout"
+                failures.append(f"{check.description}: did not finish within {limit:g} s (an endless loop, "
+                                f"or far more work than needed?); the remaining checks were skipped")
+                graded += sum(1 for c in item.checks[index + 1:] if c.requires != "cuda" or self.device.type == "cuda")
+                break
+            except WorkerCrashed as crash:
+                status_override = "crashed"
+                failures.append(f"{check.description}: {crash}; the remaining checks were skipped")
+                graded += sum(1 for c in item.checks[index + 1:] if c.requires != "cuda" or self.device.type == "cuda")
+                break
+            if outcome.passed:
+                passed += 1
+            elif outcome.not_implemented:
+                not_implemented += 1
+                if not failures:
+                    failures.append(outcome.message)
+            else:
+                failures.append(f"{check.description}: {outcome.message}")
+        if graded == 0:
+            status, score = "not_graded", 0.0
+        elif status_override:
+            status, score = status_override, item.points * passed / graded
+        elif not_implemented == graded:
+            status, score = "not_implemented", 0.0
+            failures = [f"not implemented yet: replace the `raise NotImplementedError` in {info.name}.py "
+                        f"with your code, then run `grade check {qualified}`"]
+        elif passed == graded:
+            status, score = "passed", float(item.points)
+        else:
+            status = "failed" if passed == 0 else "partial"
+            score = item.points * passed / graded
+        feedback.extend(failures[:MAX_FEEDBACK_PER_ITEM])
+        if len(failures) > MAX_FEEDBACK_PER_ITEM:
+            feedback.append(f"... and {len(failures) - MAX_FEEDBACK_PER_ITEM} more failing checks")
+        if not_graded:
+            feedback.append(f"{len(not_graded)} check(s) not graded: they need a CUDA GPU "
+                            "(run `grade check --device cuda` on a machine with one)")
+        if status in ("failed", "partial", "timeout", "crashed"):
+            feedback.append(f"Hint: run `grade hint {qualified}`")
+        return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
+
+    def run_check(self, check: Check, item: Item) -> CheckOutcome:
+        """Run one check on the student's side and compare with the reference."""
+        expected = self.cache.expected(check, item, self.device)
+        deadline = time.monotonic() + (check.timeout or item.timeout)
+        connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
+        try:
+            connection.simple(("seed", check.seed))
+            side = Side(RemoteModule(connection, check.module), self.device, check.seed,
+                        lambda path, *a, **k: connection.call(["build", path], a, k))
+            try:
+                got = normalize(check.function(side))
+            except CheckFailed as failure:
+                return CheckOutcome(False, str(failure))
+            except StudentError as error:
+                if error.not_implemented:
+                    return CheckOutcome(False, f"{error}", not_implemented=True)
+                return CheckOutcome(False, f"raised {error}")
+            except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
+                raise
+            except Exception as error:  # the check could not use what the student returned
+                return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
+                                           f"{str(error)[:300]}")
+            found = difference(expected, got, "the result", check.tolerance)
+            return CheckOutcome(found is None, found or "")
+        finally:
+            if self.session.sock is not None:
+                try:
+                    connection.simple(("release",))
+                except (WorkerTimeout, WorkerCrashed, StudentError):
+                    pass
+
+
+def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reason: str,
+               error: str) -> report.ExerciseResult:
+    results = [report.ItemResult(item.name, 0.0, item.points, status, [reason]) for item in items]
+    return report.ExerciseResult(info.name, results, error=error)
+
+
+# ---------------------------------------------------------------- staging
+def stage_submission(source: Path, stage: Path, module_names: list[str]) -> list[str]:
+    """Copy a submission's Python files into its private folder; problems found, as sentences.
+
+    Only regular ``.py`` files at the top level are copied (helpers the student imports included);
+    symlinks, oversized and non-UTF-8 files are refused, never followed.
+    """
+    problems = []
+    for path in sorted(source.glob("*.py")):
+        if path.is_symlink():
+            problems.append(f"{path.name} is a symbolic link; submit the file itself")
+            continue
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if len(data) > MAX_SUBMISSION_FILE_BYTES:
+            problems.append(f"{path.name} is larger than {MAX_SUBMISSION_FILE_BYTES // 1024} KiB")
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{path.name} is not UTF-8 text")
+            continue
+        (stage / path.name).write_bytes(data)
+    return problems
+
+
+def grade(submission: Path, selection: catalogue.Selection, device: torch.device,
+          cache: ReferenceCache | None = None, memory_limit: int | None = None) -> report.GradeReport:
+    """Grade one submission folder; the whole pipeline for ``grade check``."""
+    from grader.remote import DEFAULT_MEMORY_LIMIT
+
+    cache = cache or ReferenceCache()
+    with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
+        stage = Path(temporary) / "submission"
+        stage.mkdir()
+        problems = stage_submission(submission, stage, [m.name for m in selection.modules])
+        zygote = ZygoteClient(stage, memory_limit or DEFAULT_MEMORY_LIMIT, device.type == "cuda")
+        grader_ = SubmissionGrader(zygote, device, cache)
+        try:
+            exercises = [grader_.grade_module(m, selection.items[m.name]) for m in selection.modules]
+        finally:
+            grader_.close()
+            zygote.close()
+            shutil.rmtree(stage, ignore_errors=True)
+    return report.GradeReport(str(submission), str(device), exercises, problems=problems,
+                              sandboxed=zygote.launch.sandboxed,
+                              output_bytes=grader_.session.output_total)

@@ -1,0 +1,482 @@
+"""The grader's side of a worker: start it, talk to it, kill it, and stand-ins for its objects.
+
+``WorkerSession`` owns one zygote (a sandboxed process with torch preloaded) and the worker it
+forked for the current submission. ``RemoteModule`` and ``RemoteObject`` make student code look
+local to a check: calling ``module.grad_fn(t_u, ...)`` sends the arguments, waits for the answer
+within the check's deadline and returns plain data, writing the call's side effects back into the
+local argument tensors. A worker that overruns its deadline or dies is killed and replaced, and
+the check sees :class:`WorkerTimeout` or :class:`WorkerCrashed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader import sandbox, wire
+
+ZYGOTE_START_SECONDS = 120.0
+OUTPUT_KEEP_BYTES = 16 * 1024
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+
+
+class WorkerFailure(Exception):
+    """The worker could not answer (base of timeout and crash)."""
+
+
+class WorkerTimeout(WorkerFailure):
+    """The worker did not answer before the deadline and was stopped."""
+
+
+class WorkerCrashed(WorkerFailure):
+    """The worker process died or broke the protocol."""
+
+
+class GraderUnavailable(RuntimeError):
+    """The grading machinery itself could not start (not the submission's fault)."""
+
+
+@dataclass
+class StudentError(Exception):
+    """Student code raised an exception; what it raised, as data."""
+
+    type_name: str
+    message: str
+    frames: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.frames:
+            file_name, line, function, text = self.frames[-1]
+            where = f" (at {file_name}:{line} in {function}: {text})" if text else f" (at {file_name}:{line})"
+        return f"{self.type_name}: {self.message}{where}"
+
+    @property
+    def not_implemented(self) -> bool:
+        return self.type_name == "NotImplementedError"
+
+
+class OutputCapture(threading.Thread):
+    """Drains a worker's stdout/stderr so it can never block, keeping only the first bytes."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.kept = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    break
+                self.total += len(chunk)
+                room = OUTPUT_KEEP_BYTES - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+
+    def text(self) -> str:
+        shown = self.kept.decode("utf-8", errors="replace")
+        if self.total > len(self.kept):
+            shown += f"\n[... {self.total - len(self.kept)} more bytes not kept]"
+        return shown
+
+
+class ZygoteClient:
+    """Starts a zygote over a private stage folder and asks it for workers."""
+
+    def __init__(self, stage: Path, memory_limit: int, use_cuda: bool) -> None:
+        self.stage = stage
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = parent_end
+        self.launch = sandbox.zygote_launch(stage, child_end.fileno(), memory_limit, use_cuda)
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            self.launch.argv,
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=self.stderr,
+            stderr=self.stderr,
+            start_new_session=True,
+        )
+        child_end.close()
+        self.lock = threading.Lock()
+        reply = self._receive(ZYGOTE_START_SECONDS)
+        if reply is None or reply.get("op") != "ready":
+            self.stderr.seek(0)
+            detail = self.stderr.read()[-2000:].decode(errors="replace")
+            self.close()
+            raise GraderUnavailable(f"the grading worker could not start:\n{detail}")
+
+    def _receive(self, timeout: float) -> dict | None:
+        readable, _, _ = select.select([self.control], [], [], timeout)
+        if not readable:
+            return None
+        data = self.control.recv(65536)
+        return json.loads(data) if data else None
+
+    def ask(self, message: dict, fds: tuple[int, ...] = (), timeout: float = 30.0) -> dict:
+        with self.lock:
+            try:
+                socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+            except OSError as error:
+                raise GraderUnavailable(f"the grading zygote is gone: {error}") from error
+            reply = self._receive(timeout)
+        if reply is None:
+            raise GraderUnavailable("the grading zygote stopped answering")
+        return reply
+
+    def close(self) -> None:
+        try:
+            self.control.close()
+        finally:
+            if self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.process.wait()
+            self.stderr.close()
+
+
+class WorkerSession:
+    """One submission's worker: start lazily, restart after a failure, talk with deadlines.
+
+    Args:
+        zygote: where workers come from.
+        submission_inside: the submission folder as the worker sees it.
+    """
+
+    def __init__(self, zygote: ZygoteClient) -> None:
+        self.zygote = zygote
+        self.sock: socket.socket | None = None
+        self.pid: int | None = None
+        self.capture: OutputCapture | None = None
+        self.imported: dict[str, list[str]] = {}
+        self.output_total = 0
+        self.output_text = ""
+        self.restarts = 0
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        try:
+            reply = self.zygote.ask(
+                {"op": "spawn", "dir": self.zygote.launch.stage_inside,
+                 "hidden_roots": self.zygote.launch.hidden_roots},
+                fds=(theirs.fileno(), write_fd),
+            )
+        finally:
+            theirs.close()
+            os.close(write_fd)
+        self.sock, self.pid = ours, reply["pid"]
+        self.capture = OutputCapture(read_fd)
+        self.capture.start()
+        self.imported = {}
+
+    def _stop(self, kill: bool) -> str:
+        status = ""
+        if self.pid is not None:
+            if kill:
+                status = self.zygote.ask({"op": "kill", "pid": self.pid})["status"]
+            else:
+                status = self.zygote.ask({"op": "wait", "pid": self.pid, "block": True}, timeout=10)["status"] or ""
+            self.zygote.ask({"op": "cleanup"})
+        if self.sock is not None:
+            self.sock.close()
+        if self.capture is not None:
+            self.capture.join(timeout=2)
+            self.output_total += self.capture.total
+            self.output_text += self.capture.text()
+        self.sock = self.pid = self.capture = None
+        return status
+
+    def close(self) -> None:
+        """Say goodbye to the worker and kill anything it left running."""
+        if self.sock is not None:
+            try:
+                wire.send_bytes(self.sock, wire.dumps(("bye",)))
+                readable, _, _ = select.select([self.sock], [], [], 2.0)
+                self._stop(kill=not readable)
+            except OSError:
+                self._stop(kill=True)
+
+    def request(self, message: tuple, deadline: float) -> tuple:
+        """Send one request; the reply envelope, or WorkerTimeout/WorkerCrashed."""
+        if self.sock is None:
+            self._start()
+        assert self.sock is not None
+        try:
+            wire.send_bytes(self.sock, wire.dumps(message))
+        except OSError:
+            raise WorkerCrashed(self._stop(kill=True) or "the worker process died") from None
+        remaining = deadline - time.monotonic()
+        readable, _, _ = select.select([self.sock], [], [], max(0.0, remaining))
+        if not readable:
+            self._stop(kill=True)
+            self.restarts += 1
+            raise WorkerTimeout("did not finish in time")
+        try:
+            self.sock.settimeout(max(1.0, deadline - time.monotonic() + 5))
+            frame = wire.recv_frame(self.sock)
+            self.sock.settimeout(None)
+            reply = wire.loads_untrusted(frame)
+        except (EOFError, OSError, wire.ProtocolError) as error:
+            detail = self._stop(kill=True)
+            self.restarts += 1
+            if isinstance(error, wire.ProtocolError):
+                detail = f"the worker sent a malformed answer ({error})"
+            raise WorkerCrashed(detail or "the worker process died") from None
+        if type(reply) is not tuple or not reply or reply[0] not in ("ok", "called", "raised"):
+            self._stop(kill=True)
+            raise WorkerCrashed("the worker sent a malformed answer")
+        return reply
+
+    def import_module(self, name: str, deadline: float) -> list[str]:
+        """Import a student module in the worker; its public names, or StudentError."""
+        if name not in self.imported:
+            reply = self.request(("import", name), deadline)
+            self.imported[name] = [str(n) for n in _unwrap(reply, wire.Decoder())]
+        return self.imported[name]
+
+
+def _unwrap(reply: tuple, decoder: wire.Decoder) -> object:
+    if reply[0] == "raised":
+        if len(reply) != 4:
+            raise WorkerCrashed("the worker sent a malformed error")
+        _, type_name, message, frames = reply
+        if type(type_name) is not str or type(message) is not str:
+            raise WorkerCrashed("the worker sent a malformed error")
+        return_frames = []
+        if type(frames) is list:
+            for frame in frames[:5]:
+                if type(frame) is list and len(frame) == 4:
+                    return_frames.append([str(frame[0]), int(frame[1]) if type(frame[1]) is int else 0,
+                                          str(frame[2]), str(frame[3])])
+        raise StudentError(type_name, message, return_frames)
+    return decoder.decode(reply[1])
+
+
+class Call:
+    """What the current check allows and how long it may take (set by the engine)."""
+
+    def __init__(self, deadline: float, forbid: tuple[str, ...], item: str) -> None:
+        self.deadline = deadline
+        self.forbid = list(forbid)
+        self.item = item
+
+
+class RemoteConnection:
+    """Encodes arguments, decodes answers and applies side effects for one check."""
+
+    def __init__(self, session: WorkerSession, rules: Call) -> None:
+        self.session = session
+        self.rules = rules
+
+    # -- encoding what we send --
+    def _special_out(self, value: object) -> tuple | None:
+        if isinstance(value, RemoteObject):
+            if value._connection.session is not self.session:
+                raise ValueError("a remote object from another worker")
+            return ("ref", value._handle_id)
+        if type(value) is torch.Generator:
+            return ("gen", str(value.device), value.get_state())
+        if isinstance(value, RemoteCallable):
+            return ("fn", value.qualname)
+        if callable(value) and not isinstance(value, (type, torch.nn.Module)) and hasattr(value, "__qualname__"):
+            module = getattr(value, "__module__", None) or ""
+            if module.startswith(("torch", "grader.fixtures")) and "<" not in value.__qualname__:
+                return ("fn", f"{module}:{value.__qualname__}")
+        return None
+
+    def encode(self, value: object) -> tuple:
+        def refuse(obj: object) -> tuple:
+            raise TypeError(f"cannot send a {type(obj).__name__} to the worker; build it there with side.build")
+
+        return wire.Encoder(opaque=refuse, encode_special=self._special_out).encode(value)
+
+    # -- decoding what comes back --
+    def decoder(self, args: list | None = None, kwargs: dict | None = None) -> wire.Decoder:
+        def on_handle(handle_id: int, type_name: str, mro: tuple[str, ...], text: str) -> object:
+            return RemoteObject(self, handle_id, type_name, mro, text)
+
+        def on_argref(node: tuple) -> object:
+            return _resolve_argref(node, args or [], kwargs or {})
+
+        return wire.Decoder(on_handle=on_handle, on_argref=on_argref)
+
+    def call(self, target: list, args: tuple, kwargs: dict) -> object:
+        args_list = list(args)
+        message = ("call", target, self.encode(tuple(args_list)), self.encode(dict(kwargs)),
+                   self.rules.forbid, self.rules.item)
+        reply = self.session.request(message, self.rules.deadline)
+        if reply[0] != "called":
+            return _unwrap(reply, self.decoder())
+        if len(reply) != 3 or type(reply[2]) is not list:
+            raise WorkerCrashed("the worker sent a malformed answer")
+        _apply_writeback(reply[2], args_list, kwargs)
+        return self.decoder(args_list, kwargs).decode(reply[1])
+
+    def simple(self, message: tuple) -> object:
+        return _unwrap(self.session.request(message, self.rules.deadline), self.decoder())
+
+
+def _locate(path: list, args: list, kwargs: dict) -> object:
+    if type(path) is not list or not path or path[0] not in ("args", "kwargs"):
+        raise wire.ProtocolError("bad argument path")
+    value: object = args if path[0] == "args" else kwargs
+    for key in path[1:]:
+        try:
+            value = value[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError) as error:
+            raise wire.ProtocolError("bad argument path") from error
+    return value
+
+
+def _apply_writeback(changes: list, args: list, kwargs: dict) -> None:
+    for change in changes:
+        if type(change) is not list or len(change) != 2:
+            raise WorkerCrashed("the worker sent a malformed answer")
+        path, node = change
+        try:
+            target = _locate(path, args, kwargs)
+        except wire.ProtocolError:
+            raise WorkerCrashed("the worker sent a malformed answer") from None
+        if type(node) is not tuple or not node:
+            raise WorkerCrashed("the worker sent a malformed answer")
+        if node[0] == "genstate" and type(target) is torch.Generator and type(node[1]) is torch.Tensor:
+            target.set_state(node[1])
+        elif node[0] == "ndarray" and type(target) is np.ndarray and type(node[1]) is torch.Tensor:
+            new = node[1].numpy()
+            if new.shape == target.shape and new.dtype == target.dtype and target.flags.writeable:
+                target[...] = new
+        elif node[0] == "tensor" and isinstance(target, torch.Tensor):
+            new = wire.decode_tensor(node[1:])
+            with torch.no_grad():
+                if new.shape == target.shape and new.dtype == target.dtype and new.device == target.device:
+                    target.copy_(new.detach())
+                else:
+                    target.data = new.detach()
+            if target.is_leaf:
+                if new.requires_grad != target.requires_grad and (target.is_floating_point() or not new.requires_grad):
+                    target.requires_grad_(new.requires_grad)
+                target.grad = new.grad
+        else:
+            raise WorkerCrashed("the worker sent a malformed answer")
+
+
+def _resolve_argref(node: tuple, args: list, kwargs: dict) -> object:
+    tag = node[0]
+    target = _locate(node[1], args, kwargs)
+    if tag == "argref":
+        return target
+    _, _, byte_offset, dtype_name, size, stride, _requires_grad = node
+    dtype = getattr(torch, str(dtype_name), None)
+    if type(dtype) is not torch.dtype or type(byte_offset) is not int:
+        raise wire.ProtocolError("bad view node")
+    base = torch.from_numpy(target) if type(target) is np.ndarray else target
+    if not isinstance(base, torch.Tensor):
+        raise wire.ProtocolError("view of a non-tensor argument")
+    storage = base.untyped_storage()
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    view = torch.empty(0, dtype=dtype, device=base.device)
+    try:
+        view.set_(storage, byte_offset // itemsize, torch.Size(size), tuple(stride))
+    except RuntimeError as error:
+        raise wire.ProtocolError(f"bad view node: {error}") from error
+    return view
+
+
+class RemoteCallable:
+    """A function known by name on both sides (used to pass ``grader.fixtures`` functions)."""
+
+    def __init__(self, qualname: str) -> None:
+        self.qualname = qualname
+
+
+class RemoteObject:
+    """Stand-in for an object that lives in the worker (a model, a dataset, a generator...)."""
+
+    def __init__(self, connection: RemoteConnection, handle_id: int, type_name: str,
+                 mro: tuple[str, ...], text: str) -> None:
+        object.__setattr__(self, "_connection", connection)
+        object.__setattr__(self, "_handle_id", handle_id)
+        object.__setattr__(self, "_type_name", type_name)
+        object.__setattr__(self, "_mro", mro)
+        object.__setattr__(self, "_text", text)
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._connection.simple(("getattr", ["handle", self._handle_id], name))
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._connection.call(["handle", self._handle_id], args, kwargs)
+
+    def __len__(self) -> int:
+        value = self._connection.simple(("len", ["handle", self._handle_id]))
+        if type(value) is not int:
+            raise WorkerCrashed("the worker sent a malformed answer")
+        return value
+
+    def __getitem__(self, key: object) -> object:
+        return self._method("__getitem__", key)
+
+    def _method(self, name: str, *args: object) -> object:
+        bound = self._connection.simple(("getattr", ["handle", self._handle_id], name))
+        if not isinstance(bound, RemoteObject):
+            raise TypeError(f"{self._type_name}.{name} is not callable")
+        return bound(*args)
+
+    def __iter__(self):
+        items = self._connection.simple(("list", ["handle", self._handle_id], 100_000,
+                                         self._connection.rules.forbid, self._connection.rules.item))
+        if type(items) is not list:
+            raise WorkerCrashed("the worker sent a malformed answer")
+        return iter(items)
+
+    def __repr__(self) -> str:
+        return f"<remote {self._type_name}>"
+
+
+class RemoteModule:
+    """A student exercise module living in the worker."""
+
+    def __init__(self, connection: RemoteConnection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> object:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _BoundRemoteAttribute(self._connection, ["module", self._name, attribute])
+
+
+class _BoundRemoteAttribute:
+    """``module.name``: callable directly (one round trip), or fetched with ``.value()``."""
+
+    def __init__(self, connection: RemoteConnection, target: list) -> None:
+        self._connection = connection
+        self._target = target
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._connection.call(self._target, args, kwargs)
+
+    def value(self) -> object:
+        return self._connection.simple(("getattr", self._target[:-1], self._target[-1]))

@@ -1,0 +1,148 @@
+"""Grading results: the data, the JSON document (schema 1) and the terminal table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+STATUSES = ("passed", "partial", "failed", "not_implemented", "missing", "error", "timeout", "crashed",
+            "not_graded")
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ItemResult:
+    name: str
+    score: float
+    max_score: float
+    status: str
+    feedback: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status}")
+
+
+@dataclass
+class ExerciseResult:
+    name: str
+    items: list[ItemResult]
+    error: str | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(i.score for i in self.items), 4)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(i.max_score for i in self.items))
+
+
+@dataclass
+class GradeReport:
+    submission: str
+    device: str
+    exercises: list[ExerciseResult]
+    problems: list[str] = field(default_factory=list)
+    sandboxed: bool = False
+    output_bytes: int = 0
+
+    @property
+    def score(self) -> float:
+        return round(sum(e.score for e in self.exercises), 4)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(e.max_score for e in self.exercises))
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "submission": self.submission,
+            "device": self.device,
+            "score": self.score,
+            "max_score": self.max_score,
+            "exercises": [
+                {
+                    "name": e.name,
+                    "score": e.score,
+                    "max_score": e.max_score,
+                    "error": e.error,
+                    "items": [
+                        {"name": i.name, "score": i.score, "max_score": float(i.max_score), "status": i.status,
+                         "feedback": list(i.feedback)}
+                        for i in e.items
+                    ],
+                }
+                for e in self.exercises
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def report_from_dict(data: dict) -> GradeReport:
+    """Rebuild a report from its JSON document (used by ``grade batch --resume``)."""
+    exercises = [
+        ExerciseResult(e["name"], [ItemResult(i["name"], i["score"], i["max_score"], i["status"], i["feedback"])
+                                   for i in e["items"]], e["error"])
+        for e in data["exercises"]
+    ]
+    return GradeReport(data["submission"], data["device"], exercises)
+
+
+_MARKS = {"passed": "ok", "partial": "part", "failed": "FAIL", "not_implemented": "todo", "missing": "MISSING",
+          "error": "ERROR", "timeout": "TIMEOUT", "crashed": "CRASHED", "not_graded": "n/a"}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+def render_terminal(report: GradeReport) -> str:
+    """The table per module, the total, the feedback of failed items and the next step."""
+    lines: list[str] = []
+    for exercise in report.exercises:
+        lines.append(f"{exercise.name}  {_points(exercise.score)}/{_points(exercise.max_score)}")
+        if exercise.error:
+            lines.append(f"  ! {exercise.error}")
+        width = max((len(i.name) for i in exercise.items), default=4)
+        for item in exercise.items:
+            lines.append(f"  {item.name:<{width}}  {_MARKS[item.status]:<7} "
+                         f"{_points(item.score):>4}/{_points(item.max_score)}")
+        lines.append("")
+    lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   (device: {report.device})")
+    for problem in report.problems:
+        lines.append(f"Note: {problem}")
+    failed = [(e, i) for e in report.exercises for i in e.items
+              if i.status not in ("passed", "not_implemented", "not_graded") and i.feedback and not e.error]
+    if failed:
+        lines.append("")
+        lines.append("What to fix:")
+        for exercise, item in failed:
+            lines.append(f"- {exercise.name.split('_', 1)[0]}.{item.name} ({item.status}):")
+            lines.extend(f"    {line}" for line in item.feedback)
+    lines.append("")
+    lines.append(next_step(report))
+    return "\n".join(lines)
+
+
+def next_step(report: GradeReport) -> str:
+    """One line naming the next thing to do."""
+    for exercise in report.exercises:
+        number = exercise.name.split("_", 1)[0]
+        if exercise.error:
+            return f"Next: fix {exercise.name}.py so that it imports, then run `grade check {number}`."
+        for item in exercise.items:
+            if item.status in ("failed", "partial", "timeout", "crashed", "missing", "error"):
+                return f"Next: fix {number}.{item.name}, then run `grade check {number}.{item.name}`."
+    for exercise in report.exercises:
+        number = exercise.name.split("_", 1)[0]
+        for item in exercise.items:
+            if item.status == "not_implemented":
+                return (f"Next: implement {number}.{item.name} in exercises/{exercise.name}.py, then run "
+                        f"`grade check {number}.{item.name}`.")
+    if report.max_score and report.score == report.max_score:
+        return "Everything passes. Well done!"
+    return "Next: run `grade list` to see your progress."

@@ -1,0 +1,198 @@
+"""How a hidden suite declares its items and checks.
+
+A suite file (``tests/hidden/exNN_topic.py``) reads::
+
+    suite = Suite("ex02_gradient_descent")
+    suite.item("grad_fn", points=2, forbid=("autograd",), hint="...")
+
+    @suite.check("grad_fn", "on the tutorial's 11 readings")
+    def grad_fn_on_readings(side: Side) -> object:
+        t_c, t_u = readings(side)
+        return side.module.grad_fn(t_u, t_c, ...)
+
+Every check is an *experiment* written once: the engine runs it with ``side`` bound to the
+reference solution and again with ``side`` bound to the student's worker, with identical seeded
+inputs, and compares what the two runs return (see :mod:`grader.compare`). A check can also assert
+properties itself with ``side.expect(...)``; the reference run proves such a check can pass.
+
+Points, time limit, forbidden calls and the hint are declared once, on the item. The declarations
+must use literal values: ``grade list`` and ``grade hint`` read them without importing torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from grader.compare import Tolerance
+
+BUILD_ROOTS = ("torch", "grader.fixtures", "collections", "numpy")
+
+
+class CheckFailed(Exception):
+    """A check's own assertion failed; the message is shown to the student."""
+
+
+@dataclass
+class Check:
+    """One experiment on one item."""
+
+    module: str
+    item: str
+    name: str
+    description: str
+    function: Callable[[Side], object]
+    tolerance: Tolerance = Tolerance()
+    requires: str | None = None
+    timeout: float | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    @property
+    def seed(self) -> int:
+        """The check's seed, derived from its name: same inputs on every run and every side."""
+        return int.from_bytes(hashlib.sha256(self.qualified_name.encode()).digest()[:4], "big")
+
+
+@dataclass
+class Item:
+    """A gradable function or class of an exercise module."""
+
+    name: str
+    points: int
+    hint: str
+    timeout: float = 5.0
+    forbid: tuple[str, ...] = ()
+    checks: list[Check] = field(default_factory=list)
+
+
+class Suite:
+    """The hidden checks of one exercise module."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.items: dict[str, Item] = {}
+
+    def item(self, name: str, *, points: int, hint: str, timeout: float = 5.0,
+             forbid: tuple[str, ...] = ()) -> None:
+        """Declare an item with its points (1 to 3), hint, per-check time limit and forbidden calls."""
+        if not 1 <= points <= 3:
+            raise ValueError(f"{self.module}.{name}: points must be 1, 2 or 3, not {points}")
+        if name in self.items:
+            raise ValueError(f"{self.module}.{name} is declared twice")
+        self.items[name] = Item(name, points, hint.strip(), timeout, tuple(forbid))
+
+    def check(self, item: str, description: str, *, rtol: float | None = None, atol: float | None = None,
+              requires: str | None = None, timeout: float | None = None
+              ) -> Callable[[Callable[[Side], object]], Callable[[Side], object]]:
+        """Register the decorated function as a check of ``item``.
+
+        Args:
+            item: the item it grades (declared before with :meth:`item`).
+            description: what the check does, shown in feedback ("on a batch of 1").
+            rtol, atol: tolerances overriding the dtype defaults.
+            requires: "cuda" for a check that only makes sense on a GPU (not graded elsewhere).
+            timeout: seconds, overriding the item's time limit.
+        """
+        if item not in self.items:
+            raise ValueError(f"{self.module}: check for undeclared item {item!r}")
+
+        def register(function: Callable[[Side], object]) -> Callable[[Side], object]:
+            self.items[item].checks.append(Check(
+                self.module, item, function.__name__, description, function,
+                Tolerance(rtol, atol), requires, timeout))
+            return function
+
+        return register
+
+    @property
+    def checks(self) -> list[Check]:
+        return [check for item in self.items.values() for check in item.checks]
+
+
+class Side:
+    """What a check sees: the module under test, the device and seeded input makers.
+
+    Attributes:
+        module: the exercise module (the reference, or a stand-in for the student's).
+        device: where inputs are created and outputs must stay.
+        generator: a CPU ``torch.Generator`` seeded from the check's name.
+    """
+
+    def __init__(self, module: object, device: torch.device, seed: int,
+                 builder: Callable[..., object]) -> None:
+        self.module = module
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed)
+        self._builder = builder
+
+    # -- seeded inputs on the grading device --
+    def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Standard normal values of ``shape`` on the grading device."""
+        return torch.randn(tuple(shape), generator=self.generator, dtype=dtype).to(self.device)
+
+    def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Uniform values in [0, 1) of ``shape`` on the grading device."""
+        return torch.rand(tuple(shape), generator=self.generator, dtype=dtype).to(self.device)
+
+    def randint(self, low: int, high: int, shape: tuple[int, ...], dtype: torch.dtype = torch.int64) -> torch.Tensor:
+        """Integers in [low, high) of ``shape`` on the grading device."""
+        return torch.randint(low, high, shape, generator=self.generator, dtype=dtype).to(self.device)
+
+    def tensor(self, data: object, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``torch.tensor(data)`` on the grading device."""
+        return torch.tensor(data, dtype=dtype, device=self.device)
+
+    def new_seed(self) -> int:
+        """A further seed drawn from the check's generator (for builders that take a seed)."""
+        return int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
+
+    # -- objects built where the code under test runs --
+    def build(self, path: str, *args: object, **kwargs: object) -> object:
+        """Call ``package.module:attribute`` on this side (``torch.nn:MSELoss``, ``grader.fixtures:...``)."""
+        return self._builder(path, *args, **kwargs)
+
+    # -- assertions --
+    @staticmethod
+    def fail(message: str) -> None:
+        raise CheckFailed(message)
+
+    @staticmethod
+    def expect(condition: bool, message: str) -> None:
+        """Fail the check with ``message`` unless ``condition`` is exactly True."""
+        if condition is not True:
+            raise CheckFailed(message)
+
+    @staticmethod
+    def type_names(value: object) -> tuple[str, ...]:
+        """Qualified names of the classes of ``value`` (works for local and worker objects)."""
+        mro = getattr(value, "_mro", None)
+        if mro is not None and type(value).__name__ == "RemoteObject":
+            return tuple(mro)
+        return tuple(f"{c.__module__}.{c.__qualname__}" for c in type(value).__mro__)
+
+    def isinstance(self, value: object, qualified_name: str) -> bool:
+        """``isinstance`` by class name, e.g. ``side.isinstance(model, "torch.nn.Module")``.
+
+        torch re-exports classes (``torch.nn.Linear`` is ``torch.nn.modules.linear.Linear``), so a
+        name matches when its last part matches and its package prefix does.
+        """
+        package, _, name = qualified_name.rpartition(".")
+        return any(n.rsplit(".", 1)[-1] == name and n.startswith(package.split(".")[0]) for n in self.type_names(value))
+
+
+def resolve_build_path(path: str) -> object:
+    """The object named by ``package.module:attribute.path`` (only torch and grader.fixtures)."""
+    module_name, _, attribute_path = path.partition(":")
+    if not module_name.startswith(BUILD_ROOTS) or not attribute_path:
+        raise ValueError(f"cannot build {path!r}: use 'torch...:Name' or 'grader.fixtures:name'")
+    obj: object = importlib.import_module(module_name)
+    for attribute in attribute_path.split("."):
+        obj = getattr(obj, attribute)
+    return obj

@@ -1,0 +1,425 @@
+"""Convolutional networks: the airplane/bird classifier on 32x32 CIFAR-10 images.
+
+What you learn: how ``nn.Conv2d`` and ``F.max_pool2d`` shrink an image step by step, how to
+write a model as an ``nn.Module`` class, how to pick a GPU when there is one, and three ways to
+make a network train better: L2 regularization, dropout and batch normalization, plus the
+residual block that ResNet is built from. You also write one training epoch that runs on any
+device and save/load a model's weights.
+
+Follows tutorial 03 (``03_pytorch_by_examples_temperature_cifar_cnn.txt``), the sections
+"Getting started with CNNs" (開始使用 CNN), "Training on the GPU" (換到 GPU 上訓練),
+"Model optimization" (模型優化: regularization, Dropout, ResNet) and "The final code"
+(最後的程式碼, the BatchNorm network). The class and attribute names are the tutorial's.
+
+How to work: fill in each function and class, then run ``grade check ex08``
+(or a single item, e.g. ``grade check ex08.Net``).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F  # noqa: F401, RUF100 (used by the solution)
+from torch import nn
+
+
+def pick_device() -> torch.device:
+    """Return the fastest device this machine offers: CUDA, then Apple MPS, then the CPU.
+
+    Training a CNN on a GPU is often ten times faster than on the CPU. Code that asks for the
+    device once and then moves the model and every batch there runs unchanged on an NVIDIA
+    card, on a Mac, and on a laptop without a GPU.
+
+    Returns:
+        ``torch.device("cuda")`` if ``torch.cuda.is_available()``, else ``torch.device("mps")``
+        if ``torch.backends.mps.is_available()``, else ``torch.device("cpu")``.
+
+    Example:
+        >>> pick_device().type in {"cuda", "mps", "cpu"}
+        True
+
+    Hint: the tutorial builds the device in one line with two conditional expressions.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Net(nn.Module):
+    """The tutorial's small CNN that tells airplanes (class 0) from birds (class 1).
+
+    Two convolution blocks extract local features; each halves the image with max pooling,
+    so 32x32 becomes 16x16 and then 8x8. Two fully connected layers turn the 8 channels of
+    8x8 features into two logits. Layers (the names are part of the contract, because
+    weights are loaded by name):
+
+    - ``conv1``: ``nn.Conv2d(3, 16, kernel_size=3, padding=1)``
+    - ``conv2``: ``nn.Conv2d(16, 8, kernel_size=3, padding=1)``
+    - ``fc1``: ``nn.Linear(8 * 8 * 8, 32)``
+    - ``fc2``: ``nn.Linear(32, 2)``
+
+    Shapes through ``forward`` for a batch of B images:
+    (B, 3, 32, 32) -conv1, relu-> (B, 16, 32, 32) -pool-> (B, 16, 16, 16)
+    -conv2, relu-> (B, 8, 16, 16) -pool-> (B, 8, 8, 8) -flatten-> (B, 512)
+    -fc1, relu-> (B, 32) -fc2-> (B, 2).
+
+    Example:
+        >>> model = Net()
+        >>> model(torch.zeros(4, 3, 32, 32)).shape
+        torch.Size([4, 2])
+        >>> sum(p.numel() for p in model.parameters())
+        18090
+    """
+
+    def __init__(self) -> None:
+        """Create the layers ``conv1``, ``conv2``, ``fc1`` and ``fc2`` (see the class docstring)."""
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1)
+        self.fc1 = nn.Linear(8 * 8 * 8, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the logits of a batch of images.
+
+        Each block is ``max_pool2d(relu(conv(x)), 2)``; then flatten everything but the batch
+        dimension, ``relu(fc1(...))`` and ``fc2(...)``. No softmax at the end:
+        ``nn.CrossEntropyLoss`` expects raw logits.
+
+        Args:
+            x: (B, 3, 32, 32) float32 images, on the same device as the model.
+
+        Returns:
+            (B, 2) float32 logits, one row per image.
+
+        Hint: the tutorial calls ``F.max_pool2d`` without a kernel size, which fails; give it
+        ``2``. ``torch.flatten(out, 1)`` keeps the batch dimension, even for B = 1.
+        """
+        out = F.max_pool2d(torch.relu(self.conv1(x)), 2)
+        out = F.max_pool2d(torch.relu(self.conv2(out)), 2)
+        out = torch.flatten(out, 1)
+        out = torch.relu(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetBatchNorm(nn.Module):
+    """``Net`` with a width parameter and batch normalization after each convolution block.
+
+    Batch normalization rescales each channel to zero mean and unit variance over the batch
+    (with a learned scale and shift), which lets a network train faster with a larger
+    learning rate. In training mode it uses the batch statistics and updates its running
+    averages; in eval mode it uses the running averages. Layers, with ``n = n_chans1``:
+
+    - ``conv1``: ``nn.Conv2d(3, n, kernel_size=3, padding=1)``
+    - ``conv1_batchnorm``: ``nn.BatchNorm2d(n)``
+    - ``conv2``: ``nn.Conv2d(n, n // 2, kernel_size=3, padding=1)``
+    - ``conv2_batchnorm``: ``nn.BatchNorm2d(n // 2)``
+    - ``fc1``: ``nn.Linear(8 * 8 * (n // 2), 32)``
+    - ``fc2``: ``nn.Linear(32, 2)``
+
+    Args:
+        n_chans1: number of channels of the first convolution (an int >= 2); the second
+            convolution has ``n_chans1 // 2``.
+
+    Example:
+        >>> model = NetBatchNorm(n_chans1=32)
+        >>> model(torch.zeros(4, 3, 32, 32)).shape
+        torch.Size([4, 2])
+        >>> model.fc1.in_features
+        1024
+    """
+
+    def __init__(self, n_chans1: int = 16) -> None:
+        """Create the layers listed in the class docstring for ``n_chans1`` channels."""
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
+        self.conv1_batchnorm = nn.BatchNorm2d(n_chans1)
+        self.conv2 = nn.Conv2d(n_chans1, n_chans1 // 2, kernel_size=3, padding=1)
+        self.conv2_batchnorm = nn.BatchNorm2d(n_chans1 // 2)
+        self.fc1 = nn.Linear(8 * 8 * (n_chans1 // 2), 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the logits of a batch of images.
+
+        Each block is ``max_pool2d(batchnorm(relu(conv(x))), 2)``, in exactly that order
+        (as in the tutorial's final code); then flatten, ``relu(fc1(...))`` and ``fc2(...)``.
+
+        Args:
+            x: (B, 3, 32, 32) float32 images, on the same device as the model. In training
+                mode B must be at least 2 (batch statistics need two samples).
+
+        Returns:
+            (B, 2) float32 logits.
+
+        Hint: ``self.conv1_batchnorm`` is a module; call it like a function.
+        """
+        out = F.max_pool2d(self.conv1_batchnorm(torch.relu(self.conv1(x))), 2)
+        out = F.max_pool2d(self.conv2_batchnorm(torch.relu(self.conv2(out))), 2)
+        out = torch.flatten(out, 1)
+        out = torch.relu(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetDropout(nn.Module):
+    """``Net`` with dropout between the two fully connected layers.
+
+    Dropout zeroes each hidden unit with probability ``p`` during training (and scales the
+    others by ``1 / (1 - p)``), so the network cannot rely on any single unit and overfits
+    less. At evaluation time it must do nothing, so the output becomes deterministic.
+    The layers are exactly ``Net``'s: ``conv1``, ``conv2``, ``fc1``, ``fc2`` with the same
+    shapes; ``p`` is stored as ``self.p``.
+
+    Args:
+        p: probability of zeroing a unit, a float in [0, 1).
+
+    Example:
+        >>> model = NetDropout(p=0.5).eval()
+        >>> x = torch.zeros(4, 3, 32, 32)
+        >>> torch.equal(model(x), model(x))
+        True
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        """Create ``Net``'s four layers and remember the dropout probability as ``self.p``."""
+        super().__init__()
+        self.p = p
+        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1)
+        self.fc1 = nn.Linear(8 * 8 * 8, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the logits of a batch of images, with dropout after ``relu(fc1(...))``.
+
+        Same as ``Net.forward``, except that the (B, 32) hidden activations go through
+        ``F.dropout`` with probability ``self.p`` before ``fc2``, only in training mode.
+
+        Args:
+            x: (B, 3, 32, 32) float32 images, on the same device as the model.
+
+        Returns:
+            (B, 2) float32 logits; random in training mode, deterministic in eval mode.
+
+        Hint: ``F.dropout`` is active by default; pass it ``training=self.training``, which
+        ``model.train()`` and ``model.eval()`` switch.
+        """
+        out = F.max_pool2d(torch.relu(self.conv1(x)), 2)
+        out = F.max_pool2d(torch.relu(self.conv2(out)), 2)
+        out = torch.flatten(out, 1)
+        out = torch.relu(self.fc1(out))
+        out = F.dropout(out, p=self.p, training=self.training)
+        return self.fc2(out)
+
+
+class ResidualBlock(nn.Module):
+    """The basic ResNet block: two 3x3 convolutions plus a shortcut that adds the input back.
+
+    Because the block only has to learn a correction to its input, gradients flow through
+    the shortcut unchanged and very deep networks stay trainable. Layers:
+
+    - ``conv1``: ``nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)``
+    - ``bn1``: ``nn.BatchNorm2d(out_channels)``
+    - ``relu``: ``nn.ReLU()``
+    - ``conv2``: ``nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)``
+    - ``bn2``: ``nn.BatchNorm2d(out_channels)``
+    - ``downsample``: an empty ``nn.Sequential()`` (the identity) when ``stride == 1`` and
+      ``in_channels == out_channels``; otherwise ``nn.Sequential(nn.Conv2d(in_channels,
+      out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))`` so the
+      shortcut has the same shape as the main path.
+
+    Args:
+        in_channels: channels C_in of the input.
+        out_channels: channels C_out of the output.
+        stride: stride of ``conv1`` (and of the shortcut); 2 halves the height and width.
+
+    Example:
+        >>> block = ResidualBlock(16, 32, stride=2)
+        >>> block(torch.zeros(4, 16, 32, 32)).shape
+        torch.Size([4, 32, 16, 16])
+        >>> len(ResidualBlock(16, 16).downsample)
+        0
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        """Create the layers listed in the class docstring."""
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
+        )
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(
+            out_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False
+        )
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return ``relu(bn2(conv2(relu(bn1(conv1(x))))) + downsample(x))``.
+
+        Args:
+            x: (B, C_in, H, W) float32 feature maps.
+
+        Returns:
+            (B, C_out, ceil(H / stride), ceil(W / stride)) float32, all values >= 0.
+
+        Hint: the shortcut is added *before* the final ReLU.
+        """
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.downsample(x))
+
+
+def l2_penalty(model: nn.Module, l2_lambda: float) -> torch.Tensor:
+    """Return the L2 regularization term ``l2_lambda * sum of the squares of all parameters``.
+
+    Adding this term to the loss pulls every weight towards zero (weight decay), which keeps
+    the model simple and reduces overfitting.
+
+    Args:
+        model: any module; every tensor in ``model.parameters()`` is included (weights,
+            biases, BatchNorm scales and shifts).
+        l2_lambda: the regularization strength, e.g. 0.001.
+
+    Returns:
+        A 0-d float tensor on the parameters' device, differentiable with respect to the
+        parameters (its gradient for a parameter p is ``2 * l2_lambda * p``).
+
+    Example:
+        >>> layer = nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        ...     _ = layer.bias.fill_(3.0)
+        >>> l2_penalty(layer, 0.5)
+        tensor(7., grad_fn=<MulBackward0>)
+
+    Hint: the tutorial's one-line sum over ``p.pow(2.0).sum()`` is exactly this.
+    """
+    l2_norm = sum(p.pow(2.0).sum() for p in model.parameters())
+    return l2_lambda * torch.as_tensor(l2_norm)
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    device: torch.device | str,
+    l2_lambda: float = 0.0,
+) -> float:
+    """Train ``model`` for one pass over ``loader`` and return the mean loss of its batches.
+
+    This is the body of the tutorial's ``train`` loop, made reusable: it works on any device
+    and optionally adds the L2 penalty to the loss it optimizes.
+
+    For every ``(images, labels)`` batch: move both to ``device``, compute
+    ``loss = loss_fn(model(images), labels) + l2_penalty(model, l2_lambda)``, then
+    ``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``.
+
+    Args:
+        model: the network, already on ``device``; it is put in training mode.
+        loader: yields ``(images, labels)`` pairs, e.g. (B, 3, 32, 32) float32 images and (B,)
+            int64 labels, from a ``DataLoader``; at least one batch.
+        optimizer: an optimizer over ``model.parameters()``.
+        loss_fn: maps (B, C) logits and (B,) labels to a 0-d loss, e.g.
+            ``nn.CrossEntropyLoss()``.
+        device: where to run, e.g. ``pick_device()`` or ``"cpu"``.
+        l2_lambda: strength of the L2 penalty; 0.0 means no regularization.
+
+    Returns:
+        The mean over batches of the total loss (penalty included) as a Python float.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = nn.Linear(2, 2)
+        >>> batches = [(torch.randn(8, 2), torch.randint(0, 2, (8,))) for _ in range(3)]
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> loss = train_epoch(model, batches, opt, nn.CrossEntropyLoss(), "cpu", l2_lambda=0.001)
+        >>> isinstance(loss, float) and loss > 0
+        True
+
+    Hint: ``image.to(device)`` returns a new tensor; assign it back (the tutorial's pitfall).
+    """
+    model.train()
+    total = 0.0
+    n_batches = 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        loss = loss_fn(model(inputs), targets) + l2_penalty(model, l2_lambda)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        n_batches += 1
+    return total / n_batches
+
+
+def save_weights(model: nn.Module, path: str | pathlib.Path) -> None:
+    """Save the model's learned weights (its ``state_dict``) to a file.
+
+    Saving the ``state_dict`` rather than the whole model stores only tensors, keyed by
+    attribute name (``"conv1.weight"``, ...), so the file can be loaded into a freshly built
+    model of the same class, on any machine.
+
+    Args:
+        model: the trained module.
+        path: the file to write, e.g. ``"model.pt"``.
+
+    Example:
+        >>> import tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "net.pt"
+        >>> save_weights(Net(), path)
+        >>> path.exists()
+        True
+    """
+    torch.save(model.state_dict(), path)
+
+
+def load_weights(
+    model: nn.Module, path: str | pathlib.Path, device: torch.device | str | None = None
+) -> nn.Module:
+    """Load weights saved by ``save_weights`` into ``model`` and return it.
+
+    The tensors are mapped to ``device`` while loading, so weights saved on a GPU load on a
+    machine without one. Only tensors are read (``weights_only=True``), which is the safe way
+    to open a file you did not write yourself.
+
+    Args:
+        model: a module of the same class (and sizes) as the one that was saved.
+        path: the file written by ``save_weights``.
+        device: where the loaded tensors and the model should live; ``None`` keeps the
+            model where it is.
+
+    Returns:
+        ``model`` itself, holding the loaded weights (on ``device`` when one is given).
+
+    Raises:
+        RuntimeError: from ``load_state_dict`` when the keys or shapes do not match.
+
+    Example:
+        >>> import tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "net.pt"
+        >>> trained = Net()
+        >>> save_weights(trained, path)
+        >>> restored = load_weights(Net(), path, device="cpu")
+        >>> torch.equal(restored.fc2.bias, trained.fc2.bias)
+        True
+
+    Hint: ``torch.load(path, map_location=device, weights_only=True)``, then
+    ``load_state_dict``.
+    """
+    state_dict = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state_dict)
+    if device is not None:
+        model.to(device)
+    return model
