@@ -26,6 +26,7 @@ from grader import catalogue, report
 from grader.compare import difference, normalize
 from grader.guards import forbidden_calls
 from grader.remote import (
+    DEFAULT_MEMORY_LIMIT,
     Call,
     GraderUnavailable,
     RemoteConnection,
@@ -243,6 +244,10 @@ class SubmissionGrader:
         deadline = time.monotonic() + (check.timeout or item.timeout)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
         try:
+            try:
+                self.session.import_module(check.module, deadline)  # again after a restart
+            except StudentError as error:
+                raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
             connection.simple(("seed", check.seed))
             side = Side(RemoteModule(connection, check.module), self.device, check.seed,
                         lambda path, *a, **k: connection.call(["build", path], a, k))
@@ -276,7 +281,7 @@ def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reaso
 
 
 # ---------------------------------------------------------------- staging
-def stage_submission(source: Path, stage: Path, module_names: list[str]) -> list[str]:
+def stage_submission(source: Path, stage: Path) -> list[str]:
     """Copy a submission's Python files into its private folder; problems found, as sentences.
 
     Only regular ``.py`` files at the top level are copied (helpers the student imports included);
@@ -302,24 +307,57 @@ def stage_submission(source: Path, stage: Path, module_names: list[str]) -> list
     return problems
 
 
-def grade(submission: Path, selection: catalogue.Selection, device: torch.device,
-          cache: ReferenceCache | None = None, memory_limit: int | None = None) -> report.GradeReport:
-    """Grade one submission folder; the whole pipeline for ``grade check``."""
-    from grader.remote import DEFAULT_MEMORY_LIMIT
+class GradingService:
+    """A sandboxed zygote over one private stage folder that grades submissions one after another.
 
-    cache = cache or ReferenceCache()
-    with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
-        stage = Path(temporary) / "submission"
-        stage.mkdir()
-        problems = stage_submission(submission, stage, [m.name for m in selection.modules])
-        zygote = ZygoteClient(stage, memory_limit or DEFAULT_MEMORY_LIMIT, device.type == "cuda")
-        grader_ = SubmissionGrader(zygote, device, cache)
+    Starting it costs one torch import (a few seconds); each submission after that costs a fork.
+    Use it as a context manager so that every process it started is gone when it closes.
+    """
+
+    def __init__(self, device: torch.device, cache: ReferenceCache | None = None,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self.device = device
+        self.cache = cache or ReferenceCache()
+        self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
+        self.stage = self._temporary / "submission"
+        self.stage.mkdir()
+        self.zygote = ZygoteClient(self.stage, memory_limit, device.type == "cuda",
+                                   private_tmp=self._temporary / "tmp")
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.zygote.launch.sandboxed
+
+    def grade(self, submission: Path, selection: catalogue.Selection, name: str | None = None) -> report.GradeReport:
+        """Grade the exercise modules in ``submission`` (a folder that is only read, never changed)."""
+        for leftover in self.stage.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink()
+        problems = stage_submission(submission, self.stage)
+        grader_ = SubmissionGrader(self.zygote, self.device, self.cache)
         try:
             exercises = [grader_.grade_module(m, selection.items[m.name]) for m in selection.modules]
         finally:
             grader_.close()
-            zygote.close()
-            shutil.rmtree(stage, ignore_errors=True)
-    return report.GradeReport(str(submission), str(device), exercises, problems=problems,
-                              sandboxed=zygote.launch.sandboxed,
-                              output_bytes=grader_.session.output_total)
+        return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
+                                  sandboxed=self.sandboxed, output_bytes=grader_.session.output_total)
+
+    def close(self) -> None:
+        try:
+            self.zygote.close()
+        finally:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+
+    def __enter__(self) -> GradingService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def grade(submission: Path, selection: catalogue.Selection, device: torch.device) -> report.GradeReport:
+    """Grade one submission folder: the whole pipeline behind ``grade check``."""
+    with GradingService(device) as service:
+        return service.grade(submission, selection)

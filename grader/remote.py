@@ -101,12 +101,18 @@ class OutputCapture(threading.Thread):
 class ZygoteClient:
     """Starts a zygote over a private stage folder and asks it for workers."""
 
-    def __init__(self, stage: Path, memory_limit: int, use_cuda: bool) -> None:
+    def __init__(self, stage: Path, memory_limit: int, use_cuda: bool, private_tmp: Path | None = None) -> None:
         self.stage = stage
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent_end
         self.launch = sandbox.zygote_launch(stage, child_end.fileno(), memory_limit, use_cuda)
         self.stderr = tempfile.TemporaryFile()
+        environment = dict(os.environ)
+        if not self.launch.sandboxed:
+            private_tmp = private_tmp or Path(tempfile.mkdtemp(prefix="grade-tmp-"))
+            private_tmp.mkdir(parents=True, exist_ok=True)
+            environment["TMPDIR"] = str(private_tmp)
+            environment["GRADER_PRIVATE_TMP"] = str(private_tmp)
         self.process = subprocess.Popen(
             self.launch.argv,
             pass_fds=[child_end.fileno()],
@@ -114,6 +120,7 @@ class ZygoteClient:
             stdout=self.stderr,
             stderr=self.stderr,
             start_new_session=True,
+            env=environment,
         )
         child_end.close()
         self.lock = threading.Lock()
@@ -205,6 +212,7 @@ class WorkerSession:
             self.output_total += self.capture.total
             self.output_text += self.capture.text()
         self.sock = self.pid = self.capture = None
+        self.imported = {}
         return status
 
     def close(self) -> None:
@@ -288,6 +296,7 @@ class RemoteConnection:
     def __init__(self, session: WorkerSession, rules: Call) -> None:
         self.session = session
         self.rules = rules
+        self.sent: dict[int, tuple[int, torch.Tensor]] = {}  # id(local tensor) -> (worker handle, tensor)
 
     # -- encoding what we send --
     def _special_out(self, value: object) -> tuple | None:
@@ -295,6 +304,11 @@ class RemoteConnection:
             if value._connection.session is not self.session:
                 raise ValueError("a remote object from another worker")
             return ("ref", value._handle_id)
+        if type(value) in (torch.Tensor, torch.nn.Parameter):
+            known = self.sent.get(id(value))
+            if known is not None and known[1] is value:
+                return ("refsync", known[0], wire.encode_tensor(value))
+            return None
         if type(value) is torch.Generator:
             return ("gen", str(value.device), value.get_state())
         if isinstance(value, RemoteCallable):
@@ -328,10 +342,23 @@ class RemoteConnection:
         reply = self.session.request(message, self.rules.deadline)
         if reply[0] != "called":
             return _unwrap(reply, self.decoder())
-        if len(reply) != 3 or type(reply[2]) is not list:
+        if len(reply) != 4 or type(reply[2]) is not list or type(reply[3]) is not list:
             raise WorkerCrashed("the worker sent a malformed answer")
         _apply_writeback(reply[2], args_list, kwargs)
+        self._remember(reply[3], args_list, kwargs)
         return self.decoder(args_list, kwargs).decode(reply[1])
+
+    def _remember(self, registered: list, args: list, kwargs: dict) -> None:
+        """Note which worker object stands for each tensor we sent, so sending it again keeps identity."""
+        for entry in registered:
+            if type(entry) is not list or len(entry) != 2 or type(entry[1]) is not int:
+                raise WorkerCrashed("the worker sent a malformed answer")
+            try:
+                local = _locate(entry[0], args, kwargs)
+            except wire.ProtocolError:
+                raise WorkerCrashed("the worker sent a malformed answer") from None
+            if isinstance(local, torch.Tensor):
+                self.sent[id(local)] = (entry[1], local)
 
     def simple(self, message: tuple) -> object:
         return _unwrap(self.session.request(message, self.rules.deadline), self.decoder())

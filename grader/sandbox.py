@@ -83,7 +83,8 @@ def zygote_launch(stage: Path, control_fd: int, memory_limit: int, use_cuda: boo
     else:
         argv += ["--dev", "/dev"]
     argv += ["--bind", str(stage), SANDBOX_SUBMISSION, "--chdir", SANDBOX_SUBMISSION,
-             "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+             "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "GRADER_PRIVATE_TMP", "/tmp",
+             "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
     argv += [sys.executable, "-I", "-c", _boot_code(SANDBOX_KIT), *tail_args]
     return ZygoteLaunch(argv, SANDBOX_SUBMISSION, [SANDBOX_KIT], sandboxed=True)
 

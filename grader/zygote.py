@@ -162,6 +162,19 @@ class Zygote:
     def do_cleanup(self, request: dict, fds: list[int]) -> dict:
         stray = descendants(os.getpid())
         self.kill_everything()
+        private_tmp = os.environ.get("GRADER_PRIVATE_TMP")
+        if private_tmp and os.path.isdir(private_tmp):
+            import shutil
+
+            for entry in os.listdir(private_tmp):
+                path = os.path.join(private_tmp, entry)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
         return {"op": "cleaned", "killed": len(stray)}
 
     def kill_tree(self, pid: int) -> None:
@@ -220,7 +233,13 @@ def preload() -> None:
         import torchvision.transforms  # noqa: F401
     except ImportError:  # pragma: no cover - torchvision is a dependency
         pass
+    import importlib
+    from pathlib import Path as _Path
+
     from grader import fixtures, guards, wire, worker  # noqa: F401
+
+    for path in sorted(_Path(fixtures.__file__).parent.glob("fixtures_*.py")):
+        importlib.import_module(f"grader.{path.stem}")
 
 
 def main() -> None:

@@ -1,0 +1,207 @@
+"""Helpers that the ex08 (CNN) checks build or call on both sides.
+
+Trusted grader code, imported by the reference run and by the student's worker. The reference's
+and the student's models are different code, so a check never copies weights from one to the
+other: :func:`seeded_weights` fills every entry of a model's ``state_dict`` with values derived
+from the check's seed and the entry's *name*, so two models get equal weights exactly when their
+attribute names and shapes match. The other helpers run a model or a function where it lives and
+read the results out as plain data (outputs, gradients, buffers, files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+_SCRATCH: tempfile.TemporaryDirectory | None = None
+_COUNTER = itertools.count()
+
+
+def _name_seed(seed: int, name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:4], "big")
+
+
+def seeded_weights(model: torch.nn.Module, seed: int, device: str | None = None) -> torch.nn.Module:
+    """Fill every floating-point ``state_dict`` entry of ``model`` with values from ``(seed, name)``.
+
+    Weights get ``N(0, 1 / fan_in)``, 1-d parameters (biases, BatchNorm scales and shifts)
+    ``N(0, 0.25)`` (some scales negative), ``running_mean`` ``N(0, 0.01)`` and ``running_var``
+    ``U(0.5, 1.5)``; ``num_batches_tracked`` becomes 3. Moves the model to ``device`` when given
+    and returns it.
+    """
+    if device is not None:
+        model.to(device)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            generator = torch.Generator().manual_seed(_name_seed(seed, name))
+            if not tensor.is_floating_point():
+                tensor.fill_(3)
+                continue
+            shape = tuple(tensor.shape)
+            if name.endswith("running_var"):
+                values = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+            elif name.endswith("running_mean"):
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) * 0.1
+            elif tensor.dim() > 1:
+                fan_in = max(1, tensor[0].numel())
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) / fan_in**0.5
+            else:
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) * 0.5
+            tensor.copy_(values.to(tensor.dtype))
+    return model
+
+
+def state_shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    """``{name: shape}`` of every ``state_dict`` entry (parameters and buffers)."""
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of ``model.state_dict()`` as a plain dict."""
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def forward_backward(model: torch.nn.Module, x: torch.Tensor, seed: int) -> dict[str, object]:
+    """Run ``model(x)`` after ``torch.manual_seed(seed)`` and back-propagate a seeded projection.
+
+    Returns the output, the gradient with respect to ``x``, every parameter's gradient, the
+    buffers after the call (BatchNorm running statistics) and the model's mode.
+    """
+    for parameter in model.parameters():
+        parameter.grad = None
+    x = x.detach().clone().requires_grad_(True)
+    torch.manual_seed(seed)
+    output = model(x)
+    projection = torch.randn(tuple(output.shape), generator=torch.Generator().manual_seed(seed))
+    (output * projection.to(output.device, output.dtype)).sum().backward()
+    return {
+        "output": output.detach(),
+        "gradient with respect to the input": x.grad,
+        "parameter gradients": {name: p.grad for name, p in model.named_parameters()},
+        "buffers after the call": {name: b.detach().clone() for name, b in model.named_buffers()},
+        "model.training after the call": model.training,
+    }
+
+
+def outputs_without_grad(model: torch.nn.Module, x: torch.Tensor, seeds: list[int]) -> list[torch.Tensor]:
+    """``model(x)`` under ``torch.no_grad()``, once after each ``torch.manual_seed(seed)``."""
+    outputs = []
+    with torch.no_grad():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            outputs.append(model(x))
+    return outputs
+
+
+def penalty_and_gradients(l2_penalty: Callable, model: torch.nn.Module, l2_lambda: float) -> dict[str, object]:
+    """Call ``l2_penalty(model, l2_lambda)``, back-propagate it when possible, report value and grads."""
+    for parameter in model.parameters():
+        parameter.grad = None
+    value = l2_penalty(model, l2_lambda)
+    differentiable = isinstance(value, torch.Tensor) and value.requires_grad
+    if differentiable:
+        value.backward()
+    return {
+        "value": value.detach() if isinstance(value, torch.Tensor) else value,
+        "differentiable": differentiable,
+        "parameter gradients": {name: p.grad for name, p in model.named_parameters()},
+    }
+
+
+def _kit_l2_penalty(model: torch.nn.Module, l2_lambda: float) -> torch.Tensor:
+    return l2_lambda * sum(p.pow(2.0).sum() for p in model.parameters())
+
+
+def with_kit_l2_penalty(function: Callable, *args: object, **kwargs: object) -> object:
+    """Call ``function`` with the kit's own ``l2_penalty`` in its module for the duration of the call.
+
+    ``train_epoch`` is graded on its own logic: a mistake in the student's ``l2_penalty`` is
+    graded under that item only. Code that computes the penalty inline is unaffected.
+    """
+    namespace = getattr(function, "__globals__", {})
+    missing = object()
+    saved = namespace.get("l2_penalty", missing)
+    if saved is not missing:
+        namespace["l2_penalty"] = _kit_l2_penalty
+    try:
+        return function(*args, **kwargs)
+    finally:
+        if saved is not missing:
+            namespace["l2_penalty"] = saved
+
+
+def pick_device_on(pick_device: Callable, cuda: bool, mps: bool) -> object:
+    """Call ``pick_device()`` on a simulated machine, then restore torch.
+
+    While it runs, ``torch.cuda.is_available()`` answers ``cuda`` and both
+    ``torch.backends.mps.is_available()`` and ``torch.mps.is_available()`` answer ``mps``.
+    """
+    saved = (torch.cuda.is_available, torch.backends.mps.is_available, torch.mps.is_available)
+    torch.cuda.is_available = lambda: cuda
+    torch.backends.mps.is_available = lambda: mps
+    torch.mps.is_available = lambda: mps
+    try:
+        return pick_device()
+    finally:
+        torch.cuda.is_available, torch.backends.mps.is_available, torch.mps.is_available = saved
+
+
+def this_machine_device() -> torch.device:
+    """The device ``pick_device`` should choose where this helper runs."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def scratch_file(suffix: str = ".pt") -> str:
+    """A fresh file path in a private folder removed when the process exits."""
+    global _SCRATCH
+    if _SCRATCH is None:
+        _SCRATCH = tempfile.TemporaryDirectory(prefix="grader-ex08-")
+    return str(Path(_SCRATCH.name) / f"weights-{next(_COUNTER)}{suffix}")
+
+
+def read_weights_file(path: str) -> dict[str, torch.Tensor]:
+    """What ``torch.load(path, weights_only=True)`` finds in a file, as a plain dict of CPU tensors."""
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(loaded, dict):
+        raise TypeError(f"the file holds a {type(loaded).__name__}, not a state_dict")
+    return {str(name): tensor for name, tensor in loaded.items()}
+
+
+def write_weights_file(model: torch.nn.Module, path: str) -> None:
+    """``torch.save(model.state_dict(), path)``."""
+    torch.save(model.state_dict(), path)
+
+
+def same_object(a: object, b: object) -> bool:
+    """``a is b`` where the objects live."""
+    return a is b
+
+
+def error_of(function: Callable, *args: object, **kwargs: object) -> str | None:
+    """The name of the exception class that ``function(*args, **kwargs)`` raises, or None."""
+    try:
+        function(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the name is the observation
+        return type(error).__name__
+    return None
+
+
+def to_device(model: torch.nn.Module, device: str) -> torch.nn.Module:
+    """``model.to(device)``."""
+    return model.to(device)
+
+
+def parameter_devices(model: torch.nn.Module) -> list[str]:
+    """The device of every ``state_dict`` entry, as strings (``cuda:0``, ``cpu``)."""
+    return sorted({str(t.device) for t in model.state_dict().values()})

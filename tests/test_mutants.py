@@ -1,0 +1,48 @@
+"""Every typical wrong answer loses points on exactly its item; every correct variant keeps full marks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from grader import catalogue
+from tests.mutants import Equivalent, Mutant, apply
+
+MUTANTS_DIR = Path(__file__).parent / "mutants"
+
+
+def _cases() -> list:
+    cases = []
+    for path in sorted(MUTANTS_DIR.glob("ex*.py")):
+        definitions = importlib.import_module(f"tests.mutants.{path.stem}")
+        for mutant in getattr(definitions, "MUTANTS", []):
+            cases.append(pytest.param(path.stem, mutant, id=f"{path.stem}:{mutant.item}:{mutant.description}"))
+        for equivalent in getattr(definitions, "EQUIVALENTS", []):
+            cases.append(pytest.param(path.stem, equivalent, id=f"{path.stem}:equivalent:{equivalent.description}"))
+    return cases
+
+
+def _grade_variant(grading_service, modules, tmp_path: Path, module_name: str, find: str, replace: str):
+    source = (catalogue.SOLUTIONS_DIR / f"{module_name}.py").read_text(encoding="utf-8")
+    (tmp_path / f"{module_name}.py").write_text(apply(source, find, replace), encoding="utf-8")
+    selection = catalogue.select([module_name], modules)
+    report = grading_service.grade(tmp_path, selection)
+    return {item.name: item for item in report.exercises[0].items}
+
+
+@pytest.mark.parametrize(("module_name", "variant"), _cases())
+def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, module_name, variant):
+    items = _grade_variant(grading_service, modules, tmp_path, module_name, variant.find, variant.replace)
+    if isinstance(variant, Mutant):
+        broken = items[variant.item]
+        assert broken.score < broken.max_score, f"the mutant '{variant.description}' kept full marks"
+        assert broken.feedback, "a lost point must come with feedback"
+        others = {name: (i.status, i.feedback) for name, i in items.items()
+                  if name != variant.item and i.score != i.max_score}
+        assert not others, f"the mutant of {variant.item} also cost points elsewhere: {others}"
+    else:
+        assert isinstance(variant, Equivalent)
+        lost = {name: (i.status, i.feedback) for name, i in items.items() if i.score != i.max_score}
+        assert not lost, f"the correct variant '{variant.description}' lost points: {lost}"
