@@ -205,3 +205,18 @@ def to_device(model: torch.nn.Module, device: str) -> torch.nn.Module:
 def parameter_devices(model: torch.nn.Module) -> list[str]:
     """The device of every ``state_dict`` entry, as strings (``cuda:0``, ``cpu``)."""
     return sorted({str(t.device) for t in model.state_dict().values()})
+
+
+def set_parameters(model: torch.nn.Module, values: list) -> None:
+    """Copy ``values`` (nested lists, one per parameter in order) into the model's parameters."""
+    with torch.no_grad():
+        for parameter, value in zip(model.parameters(), values, strict=True):
+            parameter.copy_(torch.tensor(value, dtype=parameter.dtype))
+
+
+def to_dtype_and_freeze(model: torch.nn.Module, dtype: torch.dtype, prefix: str) -> None:
+    """Convert ``model`` to ``dtype`` and set ``requires_grad=False`` on parameters named ``prefix...``."""
+    model.to(dtype)
+    for name, parameter in model.named_parameters():
+        if name.startswith(prefix):
+            parameter.requires_grad_(False)

@@ -1,0 +1,96 @@
+"""The `grade` command as a user meets it: output, JSON, exit codes and messages that name the fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from grader import catalogue
+from grader.cli import main
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_check_json_on_the_solutions_prints_one_document_with_full_marks(runner):
+    result = runner.invoke(main, ["check", "ex02", "--submission", str(catalogue.SOLUTIONS_DIR), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1
+    assert document["score"] == document["max_score"] > 0
+    exercise = document["exercises"][0]
+    assert exercise["name"] == "ex02_gradient_descent" and exercise["error"] is None
+    assert {item["status"] for item in exercise["items"]} == {"passed"}
+    assert set(exercise["items"][0]) == {"name", "score", "max_score", "status", "feedback"}
+
+
+def test_grade_alone_grades_the_exercises_folder_of_the_current_directory(runner, tmp_path, monkeypatch):
+    (tmp_path / "exercises").mkdir()
+    shutil.copy(catalogue.EXERCISES_DIR / "ex02_gradient_descent.py", tmp_path / "exercises")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["check", "ex02"])
+    assert result.exit_code == 0, result.output
+    assert "ex02_gradient_descent  0/12" in result.output
+    assert "Next: implement ex02.load_temperatures" in result.output
+    assert (tmp_path / ".grade-progress.json").is_file()
+    listing = runner.invoke(main, ["list"])
+    assert "not_implemented" in listing.output
+
+
+def test_a_failed_item_shows_expected_versus_got_and_the_hint_command(runner, tmp_path):
+    source = (catalogue.SOLUTIONS_DIR / "ex02_gradient_descent.py").read_text()
+    (tmp_path / "ex02_gradient_descent.py").write_text(source.replace("/ t_p.size(0)", ""))
+    result = runner.invoke(main, ["check", "ex02.dloss_fn", "--submission", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "dloss_fn" in result.output and "expected" in result.output and "got" in result.output
+    assert "grade hint ex02.dloss_fn" in result.output
+
+
+def test_fail_under_exits_with_status_one_below_the_threshold(runner):
+    result = runner.invoke(main, ["check", "ex02", "--submission", str(catalogue.EXERCISES_DIR), "--fail-under", "1"])
+    assert result.exit_code == 1
+
+
+def test_an_unknown_exercise_is_a_usage_error_naming_the_choices(runner):
+    result = runner.invoke(main, ["check", "ex99"])
+    assert result.exit_code == 2
+    assert "unknown exercise 'ex99'" in result.output and "grade list" in result.output
+
+
+def test_an_unknown_item_lists_the_module_items(runner):
+    result = runner.invoke(main, ["check", "ex02.nope"])
+    assert result.exit_code == 2
+    assert "grad_fn" in result.output
+
+
+def test_a_missing_submission_folder_is_a_usage_error(runner, tmp_path):
+    result = runner.invoke(main, ["check", "--submission", str(tmp_path / "absent")])
+    assert result.exit_code == 2
+    assert "no such folder" in result.output
+
+
+def test_grade_outside_a_kit_says_where_to_go(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "no exercises/ folder" in result.output
+
+
+def test_hint_prints_the_items_hint_and_points(runner):
+    result = runner.invoke(main, ["hint", "ex02.grad_fn"])
+    assert result.exit_code == 0
+    assert "ex02.grad_fn (2 points)" in result.output and "chain rule" in result.output.lower()
+
+
+def test_list_shows_every_module_and_item_with_points(runner, modules):
+    result = runner.invoke(main, ["list"])
+    assert result.exit_code == 0
+    for module in modules:
+        assert module.name in result.output
+        for item in module.items:
+            assert item.name in result.output
