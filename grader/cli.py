@@ -112,3 +112,47 @@ def list_items() -> None:
             status = state.get(f"{module.name}.{item.name}", "not graded yet")
             click.echo(f"  {item.name:<28} {item.points} pt  {status}")
     click.echo("\nRun `grade check ex01` to grade one exercise, `grade hint ex01.ITEM` for a hint.")
+
+
+@main.command()
+@click.argument("submissions_dir", metavar="SUBMISSIONS", type=click.Path(path_type=Path))
+@click.argument("exercises", nargs=-1)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for grades.csv and reports.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel graders [default: cores].")
+@click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Skip submissions whose report already exists in OUT.")
+def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: int | None, device: str,
+          resume: bool) -> None:
+    """Grade every submission (a folder or .zip each) in SUBMISSIONS into OUT."""
+    from grader import batch as batch_module
+    from grader import engine, gradebook, sandbox
+
+    if not submissions_dir.is_dir():
+        raise click.UsageError(f"SUBMISSIONS {submissions_dir}: no such folder; name the folder holding one "
+                               "folder or .zip per student")
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"--out {out} is a file; name a folder (it is created if missing)")
+    if out.resolve() == submissions_dir.resolve() or out.resolve().is_relative_to(submissions_dir.resolve()):
+        raise click.UsageError("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
+    modules = _catalogue()
+    try:
+        selection = catalogue.select(exercises, modules)
+        chosen_device = engine.pick_device(device)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    if sandbox.bwrap_path() is None and sandbox.warn_once():
+        click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
+    run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
+                             jobs or batch_module.default_jobs(), resume)
+    try:
+        data = run.run()
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted: {len(run.rows)} submissions are saved in {out}. Run the same command with "
+                   "--resume to finish without regrading them.", err=True)
+        sys.exit(130)
+    except engine.GraderUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(gradebook.summary_text(data))
+    click.echo(f"Gradebook: {out / 'grades.csv'}; reports: {out / 'reports'}; feedback: {out / 'feedback'}")
