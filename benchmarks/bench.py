@@ -1,0 +1,88 @@
+"""Measure the grader: torch start-up, grading the references, and `grade batch` scaling.
+
+Run from the kit's root: ``python benchmarks/bench.py [--submissions 8] [--repeats 3]``.
+It prints medians of ``--repeats`` runs and the ratios the README quotes. Nothing here is a test:
+the figures depend on the machine and on what else it is doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKEN_OVERRIDE = "\n\ndef loss_fn(t_p, t_c):\n    while True:\n        pass\n"
+
+
+def timed(command: list[str], **kwargs: object) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    return time.perf_counter() - started
+
+
+def median_of(repeats: int, command: list[str]) -> tuple[float, list[float]]:
+    runs = [timed(command) for _ in range(repeats)]
+    return statistics.median(runs), runs
+
+
+def make_submissions(folder: Path, count: int, kind: str) -> None:
+    """``count`` submissions: ``mixed`` cycles reference copy, stub copy, broken copy; ``stub`` only stubs."""
+    for index in range(count):
+        target = folder / f"student{index:03d}"
+        target.mkdir(parents=True)
+        choice = "stub" if kind == "stub" else ("reference", "stub", "broken")[index % 3]
+        source = ROOT / ("exercises" if choice == "stub" else "solutions")
+        for module in sorted(source.glob("ex*.py")):
+            shutil.copy(module, target / module.name)
+        if choice == "broken":
+            module = target / "ex02_gradient_descent.py"
+            module.write_text(module.read_text() + BROKEN_OVERRIDE)
+
+
+def batch_seconds(count: int, kind: str, jobs: int) -> float:
+    with tempfile.TemporaryDirectory() as temporary:
+        submissions = Path(temporary) / "in"
+        make_submissions(submissions, count, kind)
+        return timed(["grade", "batch", str(submissions), "--out", str(Path(temporary) / "out"),
+                      "--jobs", str(jobs)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--submissions", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-batch", action="store_true")
+    options = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    print(f"machine: {cores} cores, python {sys.version.split()[0]}, sandbox: "
+          f"{'bubblewrap' if shutil.which('bwrap') and os.environ.get('GRADER_SANDBOX') != 'none' else 'none'}")
+
+    torch_import, runs = median_of(options.repeats, [sys.executable, "-c", "import torch"])
+    print(f"torch import in a fresh process: median {torch_import:.2f} s  (runs {[round(r, 2) for r in runs]})")
+
+    reference, runs = median_of(options.repeats, ["grade", "check", "--submission", str(ROOT / "solutions"), "--json"])
+    print(f"grade check --submission solutions (all modules): median {reference:.2f} s "
+          f"(runs {[round(r, 2) for r in runs]})")
+
+    stubs, runs = median_of(options.repeats, ["grade", "check", "--submission", str(ROOT / "exercises"), "--json"])
+    print(f"grade check on the untouched stubs: median {stubs:.2f} s (runs {[round(r, 2) for r in runs]})")
+
+    if options.skip_batch:
+        return
+    n = options.submissions
+    for kind in ("stub", "mixed"):
+        one = batch_seconds(n, kind, 1)
+        many = batch_seconds(n, kind, cores)
+        print(f"grade batch, {n} {kind} submissions: --jobs 1 {one:.1f} s ({one / n:.2f} s each), "
+              f"--jobs {cores} {many:.1f} s ({many / n:.2f} s each), speed-up {one / many:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
