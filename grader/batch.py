@@ -23,6 +23,7 @@ import torch
 
 from grader import catalogue, gradebook, submissions
 from grader.engine import GradingService, ReferenceCache, load_suite
+from grader.remote import DEFAULT_MEMORY_LIMIT
 from grader.report import GradeReport, report_from_dict
 
 
@@ -67,7 +68,9 @@ class Batch:
     """One ``grade batch`` run."""
 
     def __init__(self, source: Path, out: Path, selection: catalogue.Selection, device: torch.device,
-                 jobs: int, resume: bool, progress_stream: TextIO = sys.stderr) -> None:
+                 jobs: int, resume: bool, progress_stream: TextIO = sys.stderr,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        self.memory_limit = memory_limit
         self.source = source
         self.out = out
         self.selection = selection
@@ -121,7 +124,7 @@ class Batch:
 
         def work() -> None:
             try:
-                service = GradingService(self.device, cache)
+                service = GradingService(self.device, cache, memory_limit=self.memory_limit)
             except BaseException as error:  # noqa: BLE001 - reported to the main thread
                 failures.append(error)
                 return

@@ -121,8 +121,10 @@ def list_items() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel graders [default: cores].")
 @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Skip submissions whose report already exists in OUT.")
+@click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4.0, show_default=True,
+              help="GiB of resident memory a worker may use before it is stopped.")
 def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: int | None, device: str,
-          resume: bool) -> None:
+          resume: bool, memory_limit: float) -> None:
     """Grade every submission (a folder or .zip each) in SUBMISSIONS into OUT."""
     from grader import batch as batch_module
     from grader import engine, gradebook, sandbox
@@ -143,7 +145,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     if sandbox.bwrap_path() is None and sandbox.warn_once():
         click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
     run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
-                             jobs or batch_module.default_jobs(), resume)
+                             jobs or batch_module.default_jobs(), resume, memory_limit=int(memory_limit * 2**30))
     try:
         data = run.run()
     except catalogue.UsageError as error:
@@ -156,3 +158,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
         raise click.ClickException(str(error)) from None
     click.echo(gradebook.summary_text(data))
     click.echo(f"Gradebook: {out / 'grades.csv'}; reports: {out / 'reports'}; feedback: {out / 'feedback'}")
+
+
+if __name__ == "__main__":
+    main()
