@@ -19,6 +19,8 @@ SUITES_DIR = KIT_ROOT / "tests" / "hidden"
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
 EXERCISES_DIR = KIT_ROOT / "exercises"
 PUBLIC_CATALOGUE = Path(grader.__file__).resolve().parent / "catalogue.json"
+PUBLIC_DIR = Path(grader.__file__).resolve().parent / "public"
+PUBLIC_EXPECTED = PUBLIC_DIR / "expected.pt"
 
 
 class UsageError(Exception):
@@ -51,6 +53,13 @@ class ModuleInfo:
 def has_hidden_suites() -> bool:
     """True in the full (instructor) kit, False in a student handout."""
     return SUITES_DIR.is_dir() and any(SUITES_DIR.glob("ex*.py"))
+
+
+def suite_path(module_name: str) -> Path:
+    """The checks of a module: the hidden suite in the full kit, the public one in a handout."""
+    if has_hidden_suites():
+        return SUITES_DIR / f"{module_name}.py"
+    return PUBLIC_DIR / f"{module_name}.py"
 
 
 def _literal(node: ast.AST, where: str) -> object:

@@ -160,5 +160,40 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     click.echo(f"Gradebook: {out / 'grades.csv'}; reports: {out / 'reports'}; feedback: {out / 'feedback'}")
 
 
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
+def release(out: Path, force: bool) -> None:
+    """Write a student handout (stubs, grader, public checks; no answers) into OUT."""
+    from grader import release as release_module
+
+    try:
+        notes = release_module.build_handout(out, force)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    click.echo(f"Wrote a student handout to {out}.")
+    for note in notes:
+        click.echo(f"Note: {note}")
+    click.echo(f"Check it: cd {out} && pip install -e . && grade")
+
+
+@main.command()
+@click.argument("item")
+def solution(item: str) -> None:
+    """Show the reference solution of ITEM, once you have passed it (full kit only)."""
+    from grader import progress, solutions_view
+
+    try:
+        module, info = catalogue.find_item(item, _catalogue())
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    if not catalogue.SOLUTIONS_DIR.is_dir():
+        raise click.ClickException("this handout has no reference solutions; ask your instructor after the deadline")
+    if progress.load().get(f"{module.name}.{info.name}") != "passed":
+        raise click.ClickException(f"{module.number}.{info.name} has not passed yet: solve it first "
+                                   f"(`grade check {module.number}.{info.name}`, `grade hint {module.number}.{info.name}`)")
+    click.echo(solutions_view.source_of(module.name, info.name))
+
+
 if __name__ == "__main__":
     main()

@@ -51,6 +51,8 @@ class KitError(RuntimeError):
 def pick_device(requested: str) -> torch.device:
     """``auto`` means cuda, then mps, then cpu; an unavailable explicit choice is a usage error."""
     if requested == "auto":
+        if not catalogue.has_hidden_suites():
+            return torch.device("cpu")  # a handout's stored expectations were computed on the CPU
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -88,7 +90,7 @@ def _load_file(qualified: str, path: Path) -> ModuleType:
 
 def load_suite(module_name: str) -> Suite:
     """The hidden suite of an exercise module."""
-    module = _load_file(f"_hidden_suites.{module_name}", catalogue.SUITES_DIR / f"{module_name}.py")
+    module = _load_file(f"_hidden_suites.{module_name}", catalogue.suite_path(module_name))
     suite = getattr(module, "suite", None)
     if not isinstance(suite, Suite):
         raise KitError(f"{module_name}: the hidden suite defines no `suite = Suite(...)`")
@@ -107,13 +109,31 @@ class ReferenceCache:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
+        self._stored: dict[str, object] | None = None
 
     def expected(self, check: Check, item: Item, device: torch.device) -> object:
         key = (check.qualified_name, str(device))
         with self._lock:
             if key not in self._values:
-                self._values[key] = self._run(check, item, device)
+                if catalogue.has_hidden_suites():
+                    self._values[key] = self._run(check, item, device)
+                else:
+                    self._values[key] = self._from_handout(check, device)
             return self._values[key]
+
+    def _from_handout(self, check: Check, device: torch.device) -> object:
+        """A public check's expected result, stored by ``grade release`` (a handout has no reference)."""
+        if self._stored is None:
+            from grader import wire
+
+            self._stored = wire.loads_untrusted(catalogue.PUBLIC_EXPECTED.read_bytes())
+        node = self._stored.get(check.qualified_name)
+        if node is None:
+            raise KitError(f"the handout has no stored result for {check.qualified_name}: rebuild it with "
+                           "`grade release`")
+        from grader import wire
+
+        return _to_device(wire.Decoder().decode(node), device)
 
     @staticmethod
     def _run(check: Check, item: Item, device: torch.device) -> object:
@@ -126,6 +146,16 @@ class ReferenceCache:
         except Exception as error:
             raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
                            f"{type(error).__name__}: {error}") from error
+
+
+def _to_device(value: object, device: torch.device) -> object:
+    if type(value) is torch.Tensor:
+        return value.to(device)
+    if type(value) in (list, tuple):
+        return type(value)(_to_device(v, device) for v in value)
+    if type(value) is dict:
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
 
 
 def _seed_everything(seed: int) -> None:
@@ -234,6 +264,9 @@ class SubmissionGrader:
         if not_graded:
             feedback.append(f"{len(not_graded)} check(s) not graded: they need a CUDA GPU "
                             "(run `grade check --device cuda` on a machine with one)")
+        if not item.checks:
+            feedback.append("no public check for this item here: it is graded by the hidden checks when your "
+                            "instructor grades")
         if status in ("failed", "partial", "timeout", "crashed"):
             feedback.append(f"Hint: run `grade hint {qualified}`")
         return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
@@ -316,6 +349,7 @@ class GradingService:
 
     def __init__(self, device: torch.device, cache: ReferenceCache | None = None,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+        torch.set_num_threads(1)  # the reference side's small computations; workers take the other cores
         self.device = device
         self.cache = cache or ReferenceCache()
         self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
@@ -342,7 +376,8 @@ class GradingService:
         finally:
             grader_.close()
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
-                                  sandboxed=self.sandboxed, output_bytes=grader_.session.output_total)
+                                  sandboxed=self.sandboxed, output_bytes=grader_.session.output_total,
+                                  public_checks_only=not catalogue.has_hidden_suites())
 
     def close(self) -> None:
         try:

@@ -457,7 +457,12 @@ class RemoteObject:
         return self._connection.call(["handle", self._handle_id], args, kwargs)
 
     def __len__(self) -> int:
-        value = self._connection.simple(("len", ["handle", self._handle_id]))
+        try:
+            value = self._connection.simple(("len", ["handle", self._handle_id]))
+        except StudentError as error:
+            if error.type_name == "TypeError":  # no len(): list(handle) then simply iterates
+                raise TypeError(error.message) from None
+            raise
         if type(value) is not int:
             raise WorkerCrashed("the worker sent a malformed answer")
         return value

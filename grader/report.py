@@ -46,6 +46,7 @@ class GradeReport:
     problems: list[str] = field(default_factory=list)
     sandboxed: bool = False
     output_bytes: int = 0
+    public_checks_only: bool = False
 
     @property
     def score(self) -> float:
@@ -113,6 +114,9 @@ def render_terminal(report: GradeReport) -> str:
                          f"{_points(item.score):>4}/{_points(item.max_score)}")
         lines.append("")
     lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   (device: {report.device})")
+    if report.public_checks_only:
+        lines.append("These are the public checks. Hidden checks (other inputs and edge cases) run when your "
+                     "instructor grades.")
     for problem in report.problems:
         lines.append(f"Note: {problem}")
     failed = [(e, i) for e in report.exercises for i in e.items

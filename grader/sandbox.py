@@ -67,7 +67,7 @@ def zygote_launch(stage: Path, control_fd: int, memory_limit: int, use_cuda: boo
     if bwrap is None:
         argv = [sys.executable, "-I", "-c", _boot_code(str(KIT_PARENT)), *tail_args]
         return ZygoteLaunch(argv, str(stage), [str(KIT_PARENT), os.getcwd()], sandboxed=False)
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--tmpfs", "/tmp"]
     for system_dir in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         if os.path.lexists(system_dir):
             argv += ["--ro-bind-try" if not os.path.islink(system_dir) else "--symlink",
@@ -77,7 +77,6 @@ def zygote_launch(stage: Path, control_fd: int, memory_limit: int, use_cuda: boo
     for root in python_roots():
         argv += ["--ro-bind", root, root]
     argv += ["--ro-bind", str(GRADER_DIR), f"{SANDBOX_KIT}/grader"]
-    argv += ["--proc", "/proc", "--tmpfs", "/tmp"]
     if use_cuda:
         argv += ["--dev-bind", "/dev", "/dev", "--ro-bind-try", "/sys", "/sys"]
     else:

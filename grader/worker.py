@@ -323,6 +323,7 @@ def prepare_process(submission_dir: Path, hidden_roots: list[str]) -> None:
     sys.path[:] = [str(submission_dir)] + [p for p in sys.path if p and not _hides(p, hidden_roots)]
     sys.meta_path.insert(0, _RefuseKitInternals())
     sys.dont_write_bytecode = True
+    torch.set_num_threads(1)  # one core per worker: parallel batch jobs, no thread thrashing
     sys.setrecursionlimit(5000)
 
 

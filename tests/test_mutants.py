@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -17,7 +18,9 @@ def _cases() -> list:
     cases = []
     for path in sorted(MUTANTS_DIR.glob("ex*.py")):
         definitions = importlib.import_module(f"tests.mutants.{path.stem}")
-        for mutant in getattr(definitions, "MUTANTS", []):
+        cascading = [dataclasses.replace(mutant, also=tuple(also))
+                     for mutant, also in getattr(definitions, "CASCADING_MUTANTS", [])]
+        for mutant in [*getattr(definitions, "MUTANTS", []), *cascading]:
             cases.append(pytest.param(path.stem, mutant, id=f"{path.stem}:{mutant.item}:{mutant.description}"))
         for equivalent in getattr(definitions, "EQUIVALENTS", []):
             cases.append(pytest.param(path.stem, equivalent, id=f"{path.stem}:equivalent:{equivalent.description}"))
@@ -40,7 +43,7 @@ def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, mod
         assert broken.score < broken.max_score, f"the mutant '{variant.description}' kept full marks"
         assert broken.feedback, "a lost point must come with feedback"
         others = {name: (i.status, i.feedback) for name, i in items.items()
-                  if name != variant.item and i.score != i.max_score}
+                  if name != variant.item and name not in variant.also and i.score != i.max_score}
         assert not others, f"the mutant of {variant.item} also cost points elsewhere: {others}"
     else:
         assert isinstance(variant, Equivalent)

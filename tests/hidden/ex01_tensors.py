@@ -90,9 +90,10 @@ def from_nested_floats(side: Side) -> object:
     return side.module.from_nested(data)
 
 
-@suite.check("from_nested", "from_nested([0.1, 0.2, 1e-12], dtype=torch.float64): every digit of float64 kept")
+@suite.check("from_nested", "from_nested([0.1, 0.2, 1e-12, 16777217.0], dtype=torch.float64): every float64 digit kept",
+             rtol=1e-15, atol=0.0)
 def from_nested_float64(side: Side) -> object:
-    return side.module.from_nested([0.1, 0.2, 1e-12], dtype=torch.float64)
+    return side.module.from_nested([0.1, 0.2, 1e-12, 16777217.0], dtype=torch.float64)
 
 
 @suite.check("from_nested", "from_nested on a (2, 3, 2) list of ints with dtype=torch.float16")
@@ -803,3 +804,4 @@ def copy_numpy_int64(side: Side) -> object:
 def copy_numpy_float32(side: Side) -> object:
     arr = _array(side, 2, 3, dtype=torch.float32)
     return memory_observations(side.module.copy_numpy(arr), arr)
+

@@ -180,28 +180,38 @@ not autograd. With t_u * 0.1, 5000 epochs and learning rate 1e-2 you should reac
 """)
 
 
+def _train(side: Side, n_epochs: int, learning_rate: float, params: torch.Tensor,
+           t_u: torch.Tensor, t_c: torch.Tensor) -> dict[str, object]:
+    """The returned params, and the caller's params after the call (they must not change)."""
+    given = params.clone()
+    out = side.module.training_loop(n_epochs, learning_rate, params, t_u, t_c)
+    side.expect(torch.equal(params, given),
+                "training_loop changed the params tensor it was given: build a new tensor each step "
+                "(params = params - learning_rate * grad) instead of updating in place")
+    return out
+
+
 @suite.check("training_loop", "training_loop(5000, 1e-2, [1, 0], t_u * 0.1, t_c): the tutorial's run",
              rtol=1e-3, atol=1e-3)
 def training_loop_reaches_the_tutorial_result(side: Side) -> object:
     t_c, t_u = readings(side)
-    params = side.module.training_loop(5000, 1e-2, side.tensor([1.0, 0.0]), t_u * 0.1, t_c)
-    return params
+    return _train(side, 5000, 1e-2, side.tensor([1.0, 0.0]), t_u * 0.1, t_c)
 
 
 @suite.check("training_loop", "training_loop for 3 epochs on raw readings, learning rate 1e-4")
 def training_loop_three_small_steps(side: Side) -> object:
     t_c, t_u = readings(side)
-    return side.module.training_loop(3, 1e-4, side.tensor([1.0, 0.0]), t_u, t_c)
+    return _train(side, 3, 1e-4, side.tensor([1.0, 0.0]), t_u, t_c)
 
 
 @suite.check("training_loop", "training_loop for 1 epoch on random data", rtol=1e-4, atol=1e-5)
 def training_loop_one_epoch(side: Side) -> object:
     t_u, t_c, w, b = random_problem(side, 6)
-    return side.module.training_loop(1, 1e-3, torch.stack([w, b]), t_u * 0.1, t_c)
+    return _train(side, 1, 1e-3, torch.stack([w, b]), t_u * 0.1, t_c)
 
 
 @suite.check("training_loop", "training_loop for 200 epochs in float64", rtol=1e-6, atol=1e-6)
 def training_loop_float64(side: Side) -> object:
     t_c, t_u = readings(side)
-    return side.module.training_loop(200, 1e-2, side.tensor([0.5, 0.5], dtype=torch.float64),
-                                     (t_u * 0.1).double(), t_c.double())
+    return _train(side, 200, 1e-2, side.tensor([0.5, 0.5], dtype=torch.float64),
+                  (t_u * 0.1).double(), t_c.double())

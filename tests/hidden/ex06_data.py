@@ -132,7 +132,8 @@ def label_mapped_pair(side: Side) -> object:
     return mapped_items(side.module.LabelMappedDataset(counting_dataset(side, LABELS), {0: 0, 2: 1}))
 
 
-@suite.check("LabelMappedDataset", "LabelMappedDataset over 0-d tensor labels (as a TensorDataset gives): Python int labels")
+@suite.check("LabelMappedDataset",
+             "LabelMappedDataset over 0-d tensor labels (as a TensorDataset gives): Python int labels")
 def label_mapped_tensor_labels(side: Side) -> object:
     return mapped_items(side.module.LabelMappedDataset(counting_dataset(side, LABELS, tensor_labels=True),
                                                        {0: 0, 2: 1}))
@@ -206,7 +207,8 @@ def make_loader_in_order(side: Side) -> object:
     return {"is a DataLoader": side.isinstance(loader, "torch.utils.data.DataLoader"), "the batches": list(loader)}
 
 
-@suite.check("make_loader", "make_loader(11 samples, 3, shuffle=True, seed=7) twice and with seed=8: reproducible shuffles")
+@suite.check("make_loader",
+             "make_loader(11 samples, 3, shuffle=True, seed=7) twice and with seed=8: reproducible shuffles")
 def make_loader_seeded_shuffle(side: Side) -> object:
     dataset, x = numbered_dataset(side, 11)
     first = side.module.make_loader(dataset, 3, True, seed=7)
@@ -282,6 +284,15 @@ def batch_properties(batches: list, features: torch.Tensor) -> dict[str, object]
     }
 
 
+def batches_of(iterator: object) -> list:
+    """The mini-batches a data_iter call yields, as a list.
+
+    ``list(iter(...))``, not ``list(...)``: on the student's side the generator is a handle whose
+    ``len()`` raises, and ``list()`` asks for the length first.
+    """
+    return list(iter(iterator))
+
+
 def shuffled(batches: list) -> bool:
     numbers = torch.cat([X[:, 0] for X, _ in batches]).cpu()
     return not torch.equal(numbers, torch.arange(len(numbers), dtype=numbers.dtype))
@@ -294,16 +305,16 @@ def seeded(seed: int) -> torch.Generator:
 @suite.check("data_iter", "list(data_iter(4, 18 examples, labels (18, 1), seeded generator)): batches of 4, 4, 4, 4, 2")
 def data_iter_properties(side: Side) -> object:
     features, labels = numbered_examples(side, 18)
-    batches = list(iter(side.module.data_iter(4, features, labels, seeded(11))))
+    batches = batches_of(side.module.data_iter(4, features, labels, seeded(11)))
     return {**batch_properties(batches, features), "shuffled (not in the features' order)": shuffled(batches)}
 
 
 @suite.check("data_iter", "data_iter with the same generator seed twice, and another seed")
 def data_iter_reproducible(side: Side) -> object:
     features, labels = numbered_examples(side, 15)
-    first = list(iter(side.module.data_iter(4, features, labels, seeded(5))))
-    again = list(iter(side.module.data_iter(4, features, labels, seeded(5))))
-    other = list(iter(side.module.data_iter(4, features, labels, seeded(6))))
+    first = batches_of(side.module.data_iter(4, features, labels, seeded(5)))
+    again = batches_of(side.module.data_iter(4, features, labels, seeded(5)))
+    other = batches_of(side.module.data_iter(4, features, labels, seeded(6)))
 
     def numbers(batches: list) -> torch.Tensor:
         return torch.cat([X[:, 0] for X, _ in batches])
@@ -315,26 +326,27 @@ def data_iter_reproducible(side: Side) -> object:
 @suite.check("data_iter", "data_iter(5, 20 examples): batch_size divides N, no empty batch at the end")
 def data_iter_exact_batches(side: Side) -> object:
     features, labels = numbered_examples(side, 20)
-    return batch_properties(list(iter(side.module.data_iter(5, features, labels, seeded(2)))), features)
+    return batch_properties(batches_of(side.module.data_iter(5, features, labels, seeded(2))), features)
 
 
 @suite.check("data_iter", "data_iter with 1-d labels (N,) and float64 features, batch_size 3")
 def data_iter_flat_labels_float64(side: Side) -> object:
     features, labels = numbered_examples(side, 8, torch.float64, flat_labels=True)
-    return batch_properties(list(iter(side.module.data_iter(3, features, labels, seeded(4)))), features)
+    return batch_properties(batches_of(side.module.data_iter(3, features, labels, seeded(4))), features)
 
 
 @suite.check("data_iter", "data_iter with batch_size 1, and with batch_size larger than N")
 def data_iter_batch_size_extremes(side: Side) -> object:
     features, labels = numbered_examples(side, 6)
-    return {"batch_size 1": batch_properties(list(iter(side.module.data_iter(1, features, labels, seeded(8)))), features),
-            "batch_size 10": batch_properties(list(iter(side.module.data_iter(10, features, labels, seeded(9)))), features)}
+    ones = batches_of(side.module.data_iter(1, features, labels, seeded(8)))
+    everything = batches_of(side.module.data_iter(10, features, labels, seeded(9)))
+    return {"batch_size 1": batch_properties(ones, features), "batch_size 10": batch_properties(everything, features)}
 
 
 @suite.check("data_iter", "data_iter without a generator (global random state) still visits every example once")
 def data_iter_without_generator(side: Side) -> object:
     features, labels = numbered_examples(side, 13)
-    return batch_properties(list(iter(side.module.data_iter(5, features, labels))), features)
+    return batch_properties(batches_of(side.module.data_iter(5, features, labels)), features)
 
 
 # ------------------------------------------------------------------ synthetic_data
@@ -517,7 +529,8 @@ def train(side: Side, features: torch.Tensor, labels: torch.Tensor, lr: float, n
                       features, labels, lr, num_epochs, batch_size, seeded(seed))
 
 
-@suite.check("train_linreg", "train_linreg on 1000 examples (lr 0.03, 3 epochs, batch 10) recovers w = [2, -3.4], b = 4.2",
+@suite.check("train_linreg",
+             "train_linreg on 1000 examples (lr 0.03, 3 epochs, batch 10) recovers w = [2, -3.4], b = 4.2",
              rtol=1e-3, atol=1e-4)
 def train_linreg_recovers_the_weights(side: Side) -> object:
     features, labels = regression_data(side, 1000)
@@ -536,7 +549,8 @@ def train_linreg_uneven_batches(side: Side) -> object:
     return {"w": w, "b": b}
 
 
-@suite.check("train_linreg", "train_linreg for 1 full-batch epoch (batch_size = N = 16), lr 0.5: one step from the start")
+@suite.check("train_linreg",
+             "train_linreg for 1 full-batch epoch (batch_size = N = 16), lr 0.5: one step from the start")
 def train_linreg_one_full_batch_step(side: Side) -> object:
     features, labels = regression_data(side, 16)
     w, b = train(side, features, labels, 0.5, 1, 16, 2)
@@ -611,7 +625,8 @@ def load_cifar_pair_missing_folder(side: Side) -> object:
     return {"raises": name, "the message names the folder": root in message}
 
 
-@suite.check("load_cifar_pair", "load_cifar_pair(root, train=False) with data_batch_3 corrupted raises FileNotFoundError")
+@suite.check("load_cifar_pair",
+             "load_cifar_pair(root, train=False) with data_batch_3 corrupted raises FileNotFoundError")
 def load_cifar_pair_corrupted_file(side: Side) -> object:
     root = fake_cifar(side)
     side.build(f"{FIX}:corrupt_cifar_file", root, "data_batch_3")

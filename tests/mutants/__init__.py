@@ -18,6 +18,8 @@ class Mutant:
     description: str
     find: str
     replace: str
+    also: tuple[str, ...] = ()
+    """Items that call ``item`` and so may lose points too (ex02's grad_fn calls dloss_fn)."""
 
 
 @dataclass(frozen=True)

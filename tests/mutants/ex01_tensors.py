@@ -10,9 +10,9 @@ MUTANTS = [
            replace="torch.tensor(data)"),
     Mutant("from_nested", "uses torch.Tensor, always float32", find="torch.tensor(data, dtype=dtype)",
            replace="torch.Tensor(data)"),
-    Mutant("from_nested", "builds float32 first, converts afterwards (loses float64 digits)",
-           find="torch.tensor(data, dtype=dtype)",
-           replace="torch.tensor(data, dtype=torch.float32).to(dtype or torch.float32)"),
+    Mutant("from_nested", "builds the tensor first, converts afterwards (float64 gets float32 digits)",
+           find="return torch.tensor(data, dtype=dtype)",
+           replace="t = torch.tensor(data)\n    return t if dtype is None else t.to(dtype)"),
     Mutant("from_nested", "always converts to float", find="torch.tensor(data, dtype=dtype)",
            replace="torch.tensor(data, dtype=dtype).float()"),
     # tensor_info

@@ -1,0 +1,330 @@
+"""``grade release OUT``: a self-contained student handout without answers.
+
+The handout holds the stubs, the grader, a student README and ``pyproject.toml``. Its checks are a
+public subset: the first check of every item, with the hidden suite's other checks removed from the
+source, and the expected results computed from the reference now and stored as data. It contains no
+reference code and no hidden check, so neither can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from grader import catalogue, wire
+from grader.compare import normalize
+from grader.engine import ReferenceCache, load_suite
+
+HANDOUT_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "pytorch-exercises-handout"
+version = "{version}"
+description = "PyTorch exercises with a grader that explains what is wrong (student handout)"
+readme = "README.md"
+requires-python = ">=3.10"
+dependencies = [
+    "torch>=2.4,<=2.14.1",
+    "torchvision>=0.19,<=0.29.1",
+    "numpy>=1.24",
+    "click>=8.1",
+]
+
+[project.scripts]
+grade = "grader.cli:main"
+
+[tool.setuptools]
+packages = ["grader"]
+
+[tool.setuptools.package-data]
+grader = ["catalogue.json", "public/*.py", "public/expected.pt"]
+"""
+
+STUDENT_README = """\
+# PyTorch exercises
+
+Nine short exercise modules, from tensors to a custom training loop, with a grader that tells you
+exactly what is wrong.
+
+## Set up
+
+Python 3.10 or newer. In this folder:
+
+```sh
+pip install -e . && grade
+```
+
+That installs PyTorch and the grader, then grades the untouched exercises (score 0: every item is
+still "todo").
+
+## How to work
+
+1. Open `exercises/ex01_tensors.py`. Every function says in its docstring what it receives (shapes,
+   dtypes), what it returns, and shows an example.
+2. Replace the `raise NotImplementedError(...)` line with your code.
+3. Run `grade check ex01` (or one item: `grade check ex01.reshaped`). Failed items show what was
+   called, what was expected and what you returned, and the next thing to try.
+4. Stuck? `grade hint ex01.reshaped`. Your progress: `grade list`.
+
+## About the checks
+
+Here `grade` runs the **public checks**: one experiment per item, with expected results stored in
+this folder. When your instructor grades your work, **hidden checks** run as well: the same items
+on other inputs and edge cases (a batch of 1, odd shapes, float64, non-contiguous tensors, ...).
+Code that is correct for every input passes both; code tuned to the public inputs will not.
+
+## How to submit
+
+Hand in the files of your `exercises/` folder (for example as a zip of that folder), as your
+instructor tells you.
+"""
+
+
+def is_empty_folder(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def public_suite_source(path: Path, chosen: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """The suite's source with one check per item kept (``chosen[item]``, else the first one).
+
+    With ``chosen``, items missing from it keep no check. Returns the source and the kept check names.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    kept_items: set[str] = set()
+    kept_checks: set[str] = set()
+    body = []
+    for node in tree.body:
+        item = _check_item(node)
+        if item is None:
+            body.append(node)
+        elif item not in kept_items and (chosen is None or chosen.get(item) == node.name):  # type: ignore[attr-defined]
+            kept_items.add(item)
+            kept_checks.add(node.name)  # type: ignore[attr-defined]
+            body.append(node)
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]
+    body = _prune_unused_definitions(body)
+    for node in body:  # hints ship once, in catalogue.json (for `grade hint`)
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "item":
+                for keyword in call.keywords:
+                    if keyword.arg == "hint":
+                        keyword.value = ast.Constant("run `grade hint` for this item's hint")
+    docstring = ast.Expr(ast.Constant(f"Public checks of {path.stem}, written by `grade release`: one check of "
+                                      "each item. The hidden checks run when your instructor grades."))
+    tree.body = [docstring, *body]
+    return ast.unparse(tree) + "\n", kept_checks
+
+
+def strip_strings(tree: ast.AST) -> ast.AST:
+    """Empty every string literal (docstrings and messages may quote an idiom; code may not)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return tree
+
+
+def answer_snippets(solution: Path, stub: Path) -> list[str]:
+    """Runs of two statements (or a lone long one) of each reference function that the stub does not show."""
+    stub_text = "".join(stub.read_text(encoding="utf-8").split())
+    snippets = []
+    for node in ast.walk(ast.parse(solution.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        statements = [ast.unparse(strip_strings(statement)) for statement in body]
+        runs = ["\n".join(statements[i:i + 2]) for i in range(len(statements) - 1)]
+        if len(statements) == 1 and len(statements[0]) > 30:
+            runs.append(statements[0])
+        snippets += [run for run in runs if "".join(run.split()) not in stub_text]
+    return snippets
+
+
+def choose_public_checks(path: Path, fixture_sources: dict[str, str], snippets: list[str]) -> dict[str, str]:
+    """For each item the first check whose shipped code (with the fixtures it needs) holds no answer.
+
+    An item all of whose checks need such code gets no public check: it is left to the hidden checks.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    candidates: dict[str, list[str]] = {}
+    for node in tree.body:
+        item = _check_item(node)
+        if item is not None:
+            candidates.setdefault(item, []).append(node.name)  # type: ignore[attr-defined]
+    chosen = {}
+    for item, names in candidates.items():
+        for name in names:
+            source, _ = public_suite_source(path, {item: name})
+            shipped = [source, *prune_fixture_sources(fixture_sources, [source]).values()]
+            code = "\n".join(ast.unparse(strip_strings(ast.parse(text))) for text in shipped)
+            if not any(snippet in code for snippet in snippets):
+                chosen[item] = name
+                break
+    return chosen
+
+
+def _defined_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return set()
+
+
+def _prune_unused_definitions(body: list[ast.stmt], wanted: set[str] | None = None) -> list[ast.stmt]:
+    """Drop helper functions, classes and constants that no kept check uses (directly or not).
+
+    A helper used only by hidden checks may re-implement part of an answer; it must not ship.
+    With ``wanted``, the roots are those names (and every statement that defines nothing).
+    """
+    if wanted is None:
+        roots = [n for n in body if _check_item(n) is not None or not _defined_names(n)
+                 or "suite" in _defined_names(n)]
+    else:
+        roots = [n for n in body if not _defined_names(n) or _defined_names(n) & wanted]
+    used: set[str] = set()
+    frontier = roots
+    definitions = {name: node for node in body for name in _defined_names(node)}
+    kept_nodes: set[int] = {id(n) for n in roots}
+    while frontier:
+        names = {n.id for node in frontier for n in ast.walk(node) if isinstance(n, ast.Name)}
+        names |= {n.value.id for node in frontier for n in ast.walk(node)
+                  if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+        new = [definitions[name] for name in names - used if name in definitions]
+        used |= names
+        frontier = [node for node in new if id(node) not in kept_nodes]
+        kept_nodes |= {id(node) for node in frontier}
+    return [node for node in body if id(node) in kept_nodes]
+
+
+def _code_nodes(tree: ast.Module) -> list[ast.AST]:
+    """Nodes of function bodies and assignments: not decorators (item names) nor item declarations."""
+    nodes: list[ast.AST] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef):
+            for inner in statement.body:
+                nodes.extend(ast.walk(inner))
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            nodes.extend(ast.walk(statement))
+    return nodes
+
+
+def prune_fixture_sources(fixture_sources: dict[str, str], public_sources: list[str]) -> dict[str, str]:
+    """Each ``grader/fixtures_exNN.py`` source reduced to what the public checks use.
+
+    Fixture modules may hold trusted re-implementations of items (so that one wrong item does not
+    fail its callers' checks); those are answers, and only the parts public checks need ship.
+    """
+    words: set[str] = set()
+    for source in public_sources:  # "grader.fixtures_ex06:make_fake_cifar", ["linreg", ...], plain names
+        for node in _code_nodes(ast.parse(source)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                words.update(re.findall(r":(\w+)", node.value))  # f"{FIX}:make_fake_cifar"
+                if "fixtures" in node.value:
+                    words.update(re.findall(r"\w+", node.value))
+                elif re.fullmatch(r"[A-Za-z_]\w*", node.value):
+                    words.add(node.value)
+            elif isinstance(node, ast.Name):
+                words.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id.startswith("fixtures"):
+                words.add(node.attr)
+    for source in fixture_sources.values():  # what one fixture module imports from another must stay
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader.fixtures"):
+                words.update(alias.name for alias in node.names)
+    pruned = {}
+    for stem, source in fixture_sources.items():
+        tree = ast.parse(source)
+        body = tree.body
+        docstring = body[:1] if body and isinstance(body[0], ast.Expr) else []
+        tree.body = docstring + _prune_unused_definitions(body[len(docstring):], words)
+        pruned[stem] = ast.unparse(tree) + "\n"
+    return pruned
+
+
+def _check_item(node: ast.stmt) -> str | None:
+    if not isinstance(node, ast.FunctionDef):
+        return None
+    for decorator in node.decorator_list:
+        if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr == "check" and decorator.args
+                and isinstance(decorator.args[0], ast.Constant)):
+            return str(decorator.args[0].value)
+    return None
+
+
+def build_handout(out: Path, force: bool = False) -> list[str]:
+    """Write the handout into ``out``; notes on items left without a public check.
+
+    Raises:
+        catalogue.UsageError: ``out`` is not empty and ``force`` is False, or this is already a handout.
+    """
+    if not catalogue.has_hidden_suites():
+        raise catalogue.UsageError("this is a student handout: `grade release` needs the full kit "
+                                   "(with solutions/ and tests/hidden/)")
+    if not is_empty_folder(out) and not force:
+        raise catalogue.UsageError(f"{out} is not empty: choose an empty or new folder, or pass --force to "
+                                   "replace what is there")
+    if out.exists() and force:
+        shutil.rmtree(out)
+    modules = catalogue.load_catalogue()
+    (out / "exercises").mkdir(parents=True)
+    for module in modules:
+        shutil.copy(catalogue.EXERCISES_DIR / f"{module.name}.py", out / "exercises" / f"{module.name}.py")
+    grader_out = out / "grader"
+    shutil.copytree(catalogue.KIT_ROOT / "grader", grader_out,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "public", "catalogue.json"))
+    public = grader_out / "public"
+    public.mkdir()
+    expected: dict[str, object] = {}
+    cache = ReferenceCache()
+    device = torch.device("cpu")
+    fixture_sources = {path.stem: path.read_text(encoding="utf-8") for path in grader_out.glob("fixtures_*.py")}
+    snippets = [snippet for module in modules for snippet in answer_snippets(
+        catalogue.SOLUTIONS_DIR / f"{module.name}.py", catalogue.EXERCISES_DIR / f"{module.name}.py")]
+    public_sources = []
+    notes: list[str] = []
+    for module in modules:
+        suite_file = catalogue.SUITES_DIR / f"{module.name}.py"
+        chosen = choose_public_checks(suite_file, fixture_sources, snippets)
+        source, kept = public_suite_source(suite_file, chosen)
+        for info in module.items:
+            if info.name not in chosen:
+                notes.append(f"{module.number}.{info.name} has no public check (each of its checks needs kit code "
+                             "that re-implements an answer); the hidden checks grade it")
+        (public / f"{module.name}.py").write_text(source, encoding="utf-8")
+        public_sources.append(source)
+        suite = load_suite(module.name)
+        for item in suite.items.values():
+            for check in item.checks:
+                if check.name in kept and check.requires is None:
+                    value = normalize(cache.expected(check, item, device))
+                    expected[check.qualified_name] = _encode_expected(value)
+    (public / "expected.pt").write_bytes(wire.dumps(expected))
+    for stem, source in prune_fixture_sources(fixture_sources, public_sources).items():
+        (grader_out / f"{stem}.py").write_text(source, encoding="utf-8")
+    (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(modules) + "\n", encoding="utf-8")
+    from grader import __version__
+
+    (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__), encoding="utf-8")
+    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    (out / ".gitignore").write_text(".grade-progress.json\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
+    return notes
+
+
+def _encode_expected(value: object) -> tuple:
+    def keep_opaque(candidate: object) -> tuple | None:
+        if isinstance(candidate, wire.Opaque):
+            return ("opaque", candidate.type_name, list(candidate.bases), candidate.text)
+        return None
+
+    return wire.Encoder(opaque=wire.opaque_marker, encode_special=keep_opaque).encode(value)

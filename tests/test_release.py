@@ -1,0 +1,94 @@
+"""`grade release` writes a handout that installs in a fresh venv, grades offline, and holds no answers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import catalogue
+from grader.cli import main
+from grader.release import answer_snippets, strip_strings
+
+
+def _code_without_strings(path: Path) -> str:
+    return ast.unparse(strip_strings(ast.parse(path.read_text(encoding="utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("handout") / "course"
+    result = CliRunner().invoke(main, ["release", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_release_refuses_a_non_empty_folder_unless_forced(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["release", str(tmp_path)])
+    assert result.exit_code == 2 and "not empty" in result.output and "--force" in result.output
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_the_handout_contains_stubs_grader_readme_and_no_reference_code(handout):
+    assert sorted(p.name for p in handout.iterdir()) == [".gitignore", "README.md", "exercises", "grader",
+                                                         "pyproject.toml"]
+    assert not (handout / "solutions").exists() and not (handout / "tests").exists()
+    for module in catalogue.load_catalogue():
+        assert (handout / "exercises" / f"{module.name}.py").read_text() == \
+            (catalogue.EXERCISES_DIR / f"{module.name}.py").read_text()
+    handout_code = "\n".join(_code_without_strings(p) for p in handout.rglob("*.py"))
+    for module in catalogue.load_catalogue():
+        snippets = answer_snippets(catalogue.SOLUTIONS_DIR / f"{module.name}.py",
+                                   catalogue.EXERCISES_DIR / f"{module.name}.py")
+        leaked = [text for text in snippets if text in handout_code]
+        assert not leaked, f"reference code of {module.name} found in the handout: {leaked[:3]}"
+
+
+def test_the_handout_keeps_one_public_check_per_item(handout):
+    for module in catalogue.load_catalogue():
+        public = (handout / "grader" / "public" / f"{module.name}.py").read_text()
+        hidden = (catalogue.SUITES_DIR / f"{module.name}.py").read_text()
+        assert 0 < public.count("@suite.check(") <= len(module.items) < hidden.count("@suite.check(")
+
+
+def test_the_handout_installs_in_a_fresh_venv_and_grades_stubs_and_a_correct_submission(handout, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    copy = tmp_path / "student"
+    shutil.copytree(handout, copy)
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(copy)],
+                             capture_output=True, text=True, check=False)
+    assert install.returncode == 0, install.stderr
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import grader; print(grader.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert where.stdout.strip().startswith(str(copy))
+    grade = str(venv / "bin" / "grade")
+
+    stubs = subprocess.run([grade, "check", "--json"], capture_output=True, text=True, check=False, cwd=copy)
+    assert stubs.returncode == 0, stubs.stderr
+    document = json.loads(stubs.stdout)
+    assert document["score"] == 0 and document["max_score"] > 0
+    assert {i["status"] for e in document["exercises"] for i in e["items"]} <= {"not_implemented", "not_graded"}
+    assert sum(i["status"] == "not_graded" for e in document["exercises"] for i in e["items"]) <= 5
+
+    shutil.copytree(catalogue.SOLUTIONS_DIR, tmp_path / "correct", ignore=shutil.ignore_patterns("__pycache__"))
+    correct = subprocess.run([grade, "check", "--submission", str(tmp_path / "correct"), "--json"],
+                             capture_output=True, text=True, check=False, cwd=copy)
+    assert correct.returncode == 0, correct.stderr
+    document = json.loads(correct.stdout)
+    items = [i for e in document["exercises"] for i in e["items"]]
+    assert {i["status"] for i in items} <= {"passed", "not_graded"}
+    assert sum(i["status"] == "passed" for i in items) >= 0.9 * len(items)
+    assert document["score"] == sum(i["max_score"] for i in items if i["status"] == "passed") > 0
+
+    table = subprocess.run([grade, "check", "ex02"], capture_output=True, text=True, check=False, cwd=copy)
+    assert "public checks" in table.stdout
+    refused = subprocess.run([grade, "solution", "ex02.model"], capture_output=True, text=True, check=False, cwd=copy)
+    assert refused.returncode != 0
