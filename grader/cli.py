@@ -195,5 +195,20 @@ def solution(item: str) -> None:
     click.echo(solutions_view.source_of(module.name, info.name))
 
 
+@main.command()
+@click.argument("out_zip", metavar="OUT.zip", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing OUT.zip.")
+def gradescope(out_zip: Path, force: bool) -> None:
+    """Write a Gradescope autograder bundle (setup.sh, run_autograder, the kit) to OUT.zip."""
+    from grader import gradescope as gradescope_module
+
+    try:
+        gradescope_module.build_bundle(out_zip, force)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    click.echo(f"Wrote {out_zip}: upload it as the assignment's autograder on Gradescope "
+               "(Ubuntu base image; it installs the kit and bubblewrap in setup.sh).")
+
+
 if __name__ == "__main__":
     main()

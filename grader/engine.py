@@ -161,6 +161,8 @@ def _to_device(value: object, device: torch.device) -> object:
 def _seed_everything(seed: int) -> None:
     import random
 
+    torch.set_grad_enabled(True)
+    torch.set_default_dtype(torch.float32)
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)

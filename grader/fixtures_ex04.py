@@ -8,6 +8,7 @@ on it there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 
@@ -15,16 +16,13 @@ import torch
 def optimizer_settings(optimizer: torch.optim.Optimizer) -> dict[str, object]:
     """The class name, the number of parameter groups and the first group's settings, as data."""
     group = optimizer.param_groups[0]
-    settings: dict[str, object] = {
-        "type": type(optimizer).__name__,
-        "parameter groups": len(optimizer.param_groups),
-        "tensors in the group": len(group["params"]),
-    }
+    settings: dict[str, object] = {}
     for key in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "amsgrad"):
         if key in group:
             value = group[key]
             settings[key] = float(value) if isinstance(value, torch.Tensor) else value
-    return settings
+    return {"class": type(optimizer).__name__, "parameter groups": len(optimizer.param_groups),
+            "tensors in the first group": len(group["params"]), "its settings": settings}
 
 
 def optimizes(optimizer: torch.optim.Optimizer, tensor: torch.Tensor) -> bool:
@@ -47,7 +45,7 @@ class GradWatch(torch.Tensor):
     result of an operation on a watched tensor that ``requires_grad`` is counted in ``tracked``.
     """
 
-    tracked: list[str] = []
+    tracked: ClassVar[list[str]] = []
 
     @classmethod
     def __torch_function__(cls, func: Callable, types: tuple, args: tuple = (), kwargs: dict | None = None):

@@ -7,6 +7,7 @@ the code under test runs; these helpers describe it as plain data, or run a back
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -71,3 +72,31 @@ def mse_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The mean squared error of ``model`` on ``(x, y)``, without gradients."""
     with torch.no_grad():
         return nn.functional.mse_loss(model(x), y).item()
+
+
+def _plain_sgd_step(model: nn.Module, learning_rate: float) -> None:
+    """A correct ``sgd_step`` (ex05's spec): update every parameter that has a grad, then zero_grad."""
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.grad is not None:
+                param -= learning_rate * param.grad
+    model.zero_grad()
+
+
+def with_correct_sgd_step(function: Callable[..., object], *args: object, **kwargs: object) -> object:
+    """``function(*args, **kwargs)`` while the name ``sgd_step`` in its module means a correct SGD step.
+
+    Grades ``fit_curve`` on its own: a mistake in the student's ``sgd_step`` costs that item's points
+    only. The module's own ``sgd_step`` is put back afterwards.
+    """
+    namespace = function.__globals__  # type: ignore[attr-defined]
+    missing = object()
+    original = namespace.get("sgd_step", missing)
+    namespace["sgd_step"] = _plain_sgd_step
+    try:
+        return function(*args, **kwargs)
+    finally:
+        if original is missing:
+            del namespace["sgd_step"]
+        else:
+            namespace["sgd_step"] = original

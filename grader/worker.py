@@ -217,6 +217,9 @@ class Worker:
         return self.encode(items)
 
     def op_seed(self, seed: int) -> tuple:
+        """Start a check from the same global state as the reference: seeds, grad mode, default dtype."""
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)

@@ -228,6 +228,9 @@ def preload() -> None:
     import torch.nn.functional  # noqa: F401
     import torch.utils.data  # noqa: F401
 
+    torch.set_num_threads(1)
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # imports torch._dynamo once, here
+
     try:
         import torchvision  # noqa: F401
         import torchvision.transforms  # noqa: F401

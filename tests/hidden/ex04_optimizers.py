@@ -31,30 +31,20 @@ def leaf(side: Side, values: list[float], dtype: torch.dtype = torch.float32) ->
     return side.tensor(values, dtype=dtype).requires_grad_()
 
 
-def raised(side: Side, function: object, *args: object) -> str:
-    """The name of the exception ``function(*args)`` raised ('nothing' when it returned)."""
+def exception_of(function: object, *args: object) -> tuple[str, str]:
+    """(name, message) of the exception ``function(*args)`` raised; ("nothing", "") when it returned.
+
+    The student's exceptions arrive as StudentError; the reference raises the real ValueError.
+    """
     try:
         function(*args)  # type: ignore[operator]
     except StudentError as error:
         if error.not_implemented:
             raise
-        return error.type_name
-    except Exception as error:  # the reference raises the real exception
-        return type(error).__name__
-    return "nothing"
-
-
-def error_message(function: object, *args: object) -> str:
-    """The message of the exception ``function(*args)`` raised ('' when none)."""
-    try:
-        function(*args)  # type: ignore[operator]
-    except StudentError as error:
-        if error.not_implemented:
-            raise
-        return error.message
-    except Exception as error:
-        return str(error)
-    return ""
+        return error.type_name, error.message
+    except ValueError as error:
+        return type(error).__name__, str(error)
+    return "nothing", ""
 
 
 def watched(side: Side, *tensors: torch.Tensor) -> tuple:
@@ -71,10 +61,9 @@ def expect_validation_without_grad(side: Side) -> None:
 
 # ------------------------------------------------------------------ make_optimizer
 suite.item("make_optimizer", points=2, timeout=15.0, hint="""
-Lower-case the name, then return optim.SGD(params, lr=lr) for "sgd" or optim.Adam(params, lr=lr) for
-"adam" (leave every other setting at its default). For any other name raise
-ValueError(f"unknown optimizer {name!r}: choose one of 'sgd', 'adam'"): the message must list both
-valid names. Tutorial 02, "Optimizers".
+Lower-case the name first ("SGD" and "Adam" are valid too). "sgd" gives optim.SGD over params and
+"adam" optim.Adam, both with lr=lr and every other setting left at its default. For any other name
+raise a ValueError whose message lists the valid names 'sgd' and 'adam'. Tutorial 02, "Optimizers".
 """)
 
 
@@ -117,11 +106,10 @@ def make_optimizer_refuses_unknown_names(side: Side) -> object:
     params = leaf(side, [1.0, 0.0])
     observations = {}
     for name in ("rmsprop", ""):
-        kind = raised(side, side.module.make_optimizer, [params], name, 0.01)
+        kind, message = exception_of(side.module.make_optimizer, [params], name, 0.01)
         side.expect(kind == "ValueError", f"make_optimizer([params], {name!r}, 0.01) should raise ValueError, "
                     f"not {'return normally' if kind == 'nothing' else kind}")
-        message = error_message(side.module.make_optimizer, [params], name, 0.01).lower()
-        side.expect("sgd" in message and "adam" in message,
+        side.expect("sgd" in message.lower() and "adam" in message.lower(),
                     f"the ValueError for {name!r} should list the valid names 'sgd' and 'adam'; it says: {message!r}")
         observations[name] = kind
     return observations
@@ -295,6 +283,12 @@ def _forward(side: Side, params: torch.Tensor, t_u: torch.Tensor, t_c: torch.Ten
         side.build("torch:set_grad_enabled", True)  # repair the worker for the checks that follow
     side.expect(enabled_after is True, f"after calc_forward(..., is_train={is_train}) gradients are still switched "
                 "off: use `with torch.set_grad_enabled(is_train):` so the setting is restored at the end")
+    if not is_train:  # once more on watched readings: nothing may be tracked
+        side.module.calc_forward(params, *watched(side, t_u), t_c, is_train)
+        tracked = side.build(f"{FIX}:tracked_operations")
+        side.expect(tracked == [], "with is_train=False autograd still tracked operations on t_u ("
+                    f"{', '.join(dict.fromkeys(tracked))}): compute the prediction inside "  # type: ignore[arg-type]
+                    "`with torch.set_grad_enabled(is_train):` too")
     side.expect(isinstance(loss, torch.Tensor), "calc_forward should return the loss as a 0-d tensor")
     return {"loss": loss, "loss.requires_grad": loss.requires_grad}  # type: ignore[union-attr]
 
