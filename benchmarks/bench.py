@@ -54,6 +54,35 @@ def batch_seconds(count: int, kind: str, jobs: int) -> float:
                       "--jobs", str(jobs)])
 
 
+def watch_latencies(saves: int) -> list[float]:
+    """Seconds from saving ex02 to `grade watch` printing its regrade, after the first run."""
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        module = folder / "ex02_gradient_descent.py"
+        reference = (ROOT / "solutions" / module.name).read_text()
+        variants = [reference.replace("/ t_p.size(0)", ""), reference]
+        module.write_text(reference)
+        process = subprocess.Popen(["grade", "watch", "ex02", "--submission", str(folder)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        try:
+            for line in process.stdout:
+                if line.startswith("Graded "):
+                    break
+            latencies = []
+            for index in range(saves):
+                time.sleep(0.3)
+                started = time.perf_counter()
+                module.write_text(variants[index % 2])
+                for line in process.stdout:
+                    if line.startswith("Graded "):
+                        latencies.append(time.perf_counter() - started)
+                        break
+            return latencies
+        finally:
+            process.terminate()
+            process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=8)
@@ -73,6 +102,10 @@ def main() -> None:
 
     stubs, runs = median_of(options.repeats, ["grade", "check", "--submission", str(ROOT / "exercises"), "--json"])
     print(f"grade check on the untouched stubs: median {stubs:.2f} s (runs {[round(r, 2) for r in runs]})")
+
+    latencies = watch_latencies(5)
+    print(f"grade watch ex02, save to regraded: median {statistics.median(latencies):.2f} s "
+          f"(runs {[round(r, 2) for r in latencies]})")
 
     if options.skip_batch:
         return

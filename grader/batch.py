@@ -120,16 +120,20 @@ class Batch:
         cache = ReferenceCache()
         failures: list[BaseException] = []
         stop = threading.Event()
+        references_ready = threading.Event()
         services: list[GradingService] = []
 
         def work() -> None:
             try:
                 service = GradingService(self.device, cache, memory_limit=self.memory_limit)
-            except BaseException as error:  # noqa: BLE001 - reported to the main thread
+            except BaseException as error:
                 failures.append(error)
                 return
             with self.lock:
                 services.append(service)
+            # Reference runs seed torch's global RNG and switch calls off process-wide: no check code
+            # may run beside them, so grading starts once they are all done.
+            references_ready.wait()
             try:
                 while not stop.is_set():
                     try:
@@ -138,7 +142,7 @@ class Batch:
                         return
                     row = self._grade_one(service, entry, keys[entry.name])
                     progress.advance(entry.name, row.status)
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 failures.append(error)
                 stop.set()
 
@@ -146,13 +150,16 @@ class Batch:
         for thread in threads:
             thread.start()
         try:
-            self._precompute_references(cache)
+            try:
+                self._precompute_references(cache)
+            finally:
+                references_ready.set()
             for thread in threads:
                 while thread.is_alive():
                     thread.join(timeout=0.2)
         except BaseException:
             stop.set()
-            for service in list(services):
+            for service in services:
                 service.close()
             raise
         finally:

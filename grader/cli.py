@@ -210,5 +210,41 @@ def gradescope(out_zip: Path, force: bool) -> None:
                "(Ubuntu base image; it installs the kit and bubblewrap in setup.sh).")
 
 
+@main.command()
+@click.argument("exercises", nargs=-1)
+@click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules to watch.")
+@click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)
+def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> None:
+    """Regrade EXERCISES (default: all) each time you save one of their files."""
+    import threading
+
+    from grader import engine
+    from grader import watch as watch_module
+
+    try:
+        selection = catalogue.select(exercises, _catalogue())
+        chosen_device = engine.pick_device(device)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+    if not folder.is_dir():
+        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    click.echo("Starting the grader (importing torch once)...")
+    stop = threading.Event()
+    try:
+        with engine.GradingService(chosen_device) as service:
+            watcher = watch_module.Watcher(folder, selection.modules, service, click.echo,
+                                           record_progress=submission is None)
+            if exercises:
+                for module in selection.modules:
+                    watcher.grade(module)
+            else:
+                click.echo(f"Watching {folder} for changes (Ctrl-C to stop): save an exercise file to grade it.")
+            watcher.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        click.echo("\nStopped watching.")
+
+
 if __name__ == "__main__":
     main()

@@ -212,9 +212,9 @@ class SubmissionGrader:
     def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str]) -> report.ItemResult:
         qualified = f"{info.number}.{item.name}"
         if item.name not in present:
-            return report.ItemResult(item.name, 0.0, item.points, "missing", [
-                f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
-                f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`."])
+            message = (f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
+                       f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`.")
+            return report.ItemResult(item.name, 0.0, item.points, "missing", [message])
         passed = graded = not_implemented = 0
         feedback: list[str] = []
         failures: list[str] = []
@@ -245,6 +245,12 @@ class SubmissionGrader:
                 not_implemented += 1
                 if not failures:
                     failures.append(outcome.message)
+                if index == 0 and f"{info.number}.{item.name}" in outcome.message:
+                    # the item's own stub: every other check would say the same, skip them
+                    remaining = [c for c in item.checks[1:] if c.requires != "cuda" or self.device.type == "cuda"]
+                    graded += len(remaining)
+                    not_implemented += len(remaining)
+                    break
             else:
                 failures.append(f"{check.description}: {outcome.message}")
         if graded == 0:
@@ -253,8 +259,8 @@ class SubmissionGrader:
             status, score = status_override, item.points * passed / graded
         elif not_implemented == graded:
             status, score = "not_implemented", 0.0
-            failures = [f"not implemented yet: replace the `raise NotImplementedError` in {info.name}.py "
-                        f"with your code, then run `grade check {qualified}`"]
+            failures = [(f"not implemented yet: replace the `raise NotImplementedError` in {info.name}.py "
+                         f"with your code, then run `grade check {qualified}`")]
         elif passed == graded:
             status, score = "passed", float(item.points)
         else:
@@ -274,8 +280,10 @@ class SubmissionGrader:
         return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
 
     def run_check(self, check: Check, item: Item) -> CheckOutcome:
-        """Run one check on the student's side and compare with the reference."""
-        expected = self.cache.expected(check, item, self.device)
+        """Run one check on the student's side, then compare with the reference's result.
+
+        The reference result is only needed (and only computed) when the student's run returned.
+        """
         deadline = time.monotonic() + (check.timeout or item.timeout)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
         try:
@@ -299,14 +307,16 @@ class SubmissionGrader:
             except Exception as error:  # the check could not use what the student returned
                 return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
                                            f"{str(error)[:300]}")
-            found = difference(expected, got, "the result", check.tolerance)
-            return CheckOutcome(found is None, found or "")
         finally:
             if self.session.sock is not None:
+                connection.rules.deadline = time.monotonic() + 10.0
                 try:
                     connection.simple(("release",))
                 except (WorkerTimeout, WorkerCrashed, StudentError):
                     pass
+        expected = self.cache.expected(check, item, self.device)
+        found = difference(expected, got, "the result", check.tolerance)
+        return CheckOutcome(found is None, found or "")
 
 
 def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reason: str,
@@ -387,7 +397,7 @@ class GradingService:
         finally:
             shutil.rmtree(self._temporary, ignore_errors=True)
 
-    def __enter__(self) -> GradingService:
+    def __enter__(self) -> GradingService:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc_info: object) -> None:

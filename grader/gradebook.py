@@ -53,8 +53,8 @@ def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str
     lines = [f"# Feedback for {name}", ""]
     if report is None:
         lines += [f"Your submission could not be graded: {status}.", "",
-                  "Fix this and submit again; the exercise modules (ex01_tensors.py, ...) should be at the "
-                  "top of your folder or zip, or in exercises/."]
+                  ("Fix this and submit again; the exercise modules (ex01_tensors.py, ...) should be at the "
+                   "top of your folder or zip, or in exercises/.")]
         return "\n".join(lines) + "\n"
     lines.append(f"**Total: {_points(report.score)} / {_points(report.max_score)}**")
     lines.append("")

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
-
 # group -> (owner path, attribute, advice)
 FORBIDDEN_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "autograd": (

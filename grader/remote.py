@@ -106,7 +106,7 @@ class ZygoteClient:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent_end
         self.launch = sandbox.zygote_launch(stage, child_end.fileno(), memory_limit, use_cuda)
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         environment = dict(os.environ)
         if not self.launch.sandboxed:
             private_tmp = private_tmp or Path(tempfile.mkdtemp(prefix="grade-tmp-"))

@@ -50,9 +50,7 @@ def discover(folder: Path) -> list[Submission]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_symlink():
-            found[entry.name] = Submission(entry.name, entry)
-        elif entry.is_dir():
+        if entry.is_symlink() or entry.is_dir():
             found[entry.name] = Submission(entry.name, entry)
         elif entry.is_file() and entry.suffix.lower() == ".zip":
             name = entry.name[: -len(".zip")]

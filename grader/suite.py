@@ -46,7 +46,7 @@ class Check:
     name: str
     description: str
     function: Callable[[Side], object]
-    tolerance: Tolerance = Tolerance()
+    tolerance: Tolerance = field(default_factory=Tolerance)
     requires: str | None = None
     timeout: float | None = None
 

@@ -41,9 +41,7 @@ class _Arguments:
         self.by_id = {id(obj): path for path, obj, _ in self.leaves}
 
     def _walk(self, path: list, value: object) -> None:
-        if type(value) in (torch.Tensor, torch.nn.Parameter):
-            self.leaves.append((path, value, _fingerprint(value)))
-        elif type(value) is np.ndarray or type(value) is torch.Generator:
+        if type(value) in (torch.Tensor, torch.nn.Parameter) or type(value) is np.ndarray or type(value) is torch.Generator:
             self.leaves.append((path, value, _fingerprint(value)))
         elif type(value) in (list, tuple):
             for index, item in enumerate(value):
@@ -205,7 +203,7 @@ class Worker:
         return self.encode(getattr(self._target(target), name))
 
     def op_len(self, target: list) -> tuple:
-        return ("int", int(len(self._target(target))))
+        return ("int", len(self._target(target)))
 
     def op_list(self, target: list, limit: int, forbid: list, item: str) -> tuple:
         items = []
@@ -343,4 +341,3 @@ class _RefuseKitInternals:
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
         if name.split(".")[0] in self.REFUSED:
             raise ImportError(f"{name} is not available to submissions")
-        return None

@@ -224,15 +224,15 @@ class Zygote:
 def preload() -> None:
     """Import what every worker needs, so that forking gives a warm process."""
     import numpy  # noqa: F401
-    import torch  # noqa: F401
-    import torch.nn.functional  # noqa: F401
-    import torch.utils.data  # noqa: F401
+    import torch
+    import torch.nn.functional
+    import torch.utils.data
 
     torch.set_num_threads(1)
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # imports torch._dynamo once, here
 
     try:
-        import torchvision  # noqa: F401
+        import torchvision
         import torchvision.transforms  # noqa: F401
     except ImportError:  # pragma: no cover - torchvision is a dependency
         pass
