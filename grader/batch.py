@@ -140,8 +140,9 @@ class Batch:
                         entry = pending.get_nowait()
                     except queue.Empty:
                         return
-                    row = self._grade_one(service, entry, keys[entry.name])
-                    progress.advance(entry.name, row.status)
+                    row = self._grade_one(service, entry, keys[entry.name], stop)
+                    if row is not None:
+                        progress.advance(entry.name, row.status)
             except BaseException as error:
                 failures.append(error)
                 stop.set()
@@ -178,7 +179,10 @@ class Batch:
                         continue
                     cache.expected(check, item, self.device)
 
-    def _grade_one(self, service: GradingService, entry: submissions.Submission, key: str) -> Row:
+    def _grade_one(self, service: GradingService, entry: submissions.Submission, key: str,
+                   stop: threading.Event) -> Row | None:
+        """Grade and save one submission; None when the batch was interrupted meanwhile (nothing saved:
+        an interrupted grading may have lost its worker, so its result would not be the real one)."""
         private = self.work_dir / key
         shutil.rmtree(private, ignore_errors=True)
         try:
@@ -196,6 +200,8 @@ class Batch:
                 row = Row(entry.name, report, status)
         finally:
             shutil.rmtree(private, ignore_errors=True)
+        if stop.is_set():
+            return None
         self._save(row, key)
         return row
 
