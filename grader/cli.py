@@ -28,16 +28,28 @@ def _usage(error: catalogue.UsageError) -> click.UsageError:
     return click.UsageError(str(error))
 
 
+def _selection_and_device(exercises: tuple[str, ...], device: str) -> tuple[catalogue.Selection, object]:
+    """The modules and items to grade and the torch device, or a usage error naming the fix."""
+    from grader import engine  # imports torch: only for commands that grade
+
+    try:
+        return catalogue.select(exercises, _catalogue()), engine.pick_device(device)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+
+
+def _find_item(item: str) -> tuple[catalogue.ModuleInfo, catalogue.ItemInfo]:
+    try:
+        return catalogue.find_item(item, _catalogue())
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+
+
 def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
               fail_under: float | None) -> None:
     from grader import engine, progress, report  # imports torch: only when grading
 
-    modules = _catalogue()
-    try:
-        selection = catalogue.select(exercises, modules)
-        chosen_device = engine.pick_device(device)
-    except catalogue.UsageError as error:
-        raise _usage(error) from None
+    selection, chosen_device = _selection_and_device(exercises, device)
     folder = submission if submission is not None else find_exercises_dir(Path.cwd())
     if not folder.is_dir():
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
@@ -90,10 +102,7 @@ def check(exercises: tuple[str, ...], submission: Path | None, device: str, as_j
 @click.argument("item")
 def hint(item: str) -> None:
     """Print the hint of ITEM (for example ex02.grad_fn)."""
-    try:
-        module, info = catalogue.find_item(item, _catalogue())
-    except catalogue.UsageError as error:
-        raise _usage(error) from None
+    module, info = _find_item(item)
     click.echo(f"{module.number}.{info.name} ({info.points} point{'s' if info.points > 1 else ''})")
     click.echo(info.hint)
 
@@ -136,12 +145,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
         raise click.UsageError(f"--out {out} is a file; name a folder (it is created if missing)")
     if out.resolve() == submissions_dir.resolve() or out.resolve().is_relative_to(submissions_dir.resolve()):
         raise click.UsageError("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
-    modules = _catalogue()
-    try:
-        selection = catalogue.select(exercises, modules)
-        chosen_device = engine.pick_device(device)
-    except catalogue.UsageError as error:
-        raise _usage(error) from None
+    selection, chosen_device = _selection_and_device(exercises, device)
     if sandbox.bwrap_path() is None and sandbox.warn_once():
         click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
     run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
@@ -183,10 +187,7 @@ def solution(item: str) -> None:
     """Show the reference solution of ITEM, once you have passed it (full kit only)."""
     from grader import progress, solutions_view
 
-    try:
-        module, info = catalogue.find_item(item, _catalogue())
-    except catalogue.UsageError as error:
-        raise _usage(error) from None
+    module, info = _find_item(item)
     if not catalogue.SOLUTIONS_DIR.is_dir():
         raise click.ClickException("this handout has no reference solutions; ask your instructor after the deadline")
     if progress.load().get(f"{module.name}.{info.name}") != "passed":
@@ -221,11 +222,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> N
     from grader import engine
     from grader import watch as watch_module
 
-    try:
-        selection = catalogue.select(exercises, _catalogue())
-        chosen_device = engine.pick_device(device)
-    except catalogue.UsageError as error:
-        raise _usage(error) from None
+    selection, chosen_device = _selection_and_device(exercises, device)
     folder = submission if submission is not None else find_exercises_dir(Path.cwd())
     if not folder.is_dir():
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")

@@ -94,3 +94,24 @@ def test_list_shows_every_module_and_item_with_points(runner, modules):
         assert module.name in result.output
         for item in module.items:
             assert item.name in result.output
+
+
+def test_asking_for_a_gpu_this_machine_lacks_is_a_usage_error(runner):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU, so --device cuda is valid here")
+    result = runner.invoke(main, ["check", "ex02", "--device", "cuda"])
+    assert result.exit_code == 2 and "no CUDA GPU" in result.output
+
+
+def test_solution_is_shown_only_after_the_item_passed(runner, tmp_path, monkeypatch):
+    (tmp_path / "exercises").mkdir()
+    shutil.copy(catalogue.EXERCISES_DIR / "ex02_gradient_descent.py", tmp_path / "exercises")
+    monkeypatch.chdir(tmp_path)
+    refused = runner.invoke(main, ["solution", "ex02.model"])
+    assert refused.exit_code == 1 and "has not passed yet" in refused.output
+    shutil.copy(catalogue.SOLUTIONS_DIR / "ex02_gradient_descent.py", tmp_path / "exercises")
+    assert runner.invoke(main, ["check", "ex02.model"]).exit_code == 0
+    shown = runner.invoke(main, ["solution", "ex02.model"])
+    assert shown.exit_code == 0 and "def model(" in shown.output and "return w * t_u + b" in shown.output
