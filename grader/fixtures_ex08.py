@@ -168,11 +168,23 @@ def scratch_file(suffix: str = ".pt") -> str:
     return str(Path(_SCRATCH.name) / f"weights-{next(_COUNTER)}{suffix}")
 
 
+def weights_file_problem(path: str) -> str | None:
+    """None when ``torch.load(path, weights_only=True)`` reads a dict of tensors; else what is wrong."""
+    if not Path(path).is_file():
+        return f"no file was written at {path}"
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any failure to read is the observation
+        return ("the file cannot be read with torch.load(path, weights_only=True): it holds a pickled "
+                "object (the whole model?) instead of model.state_dict()")
+    if not isinstance(loaded, dict) or not all(isinstance(t, torch.Tensor) for t in loaded.values()):
+        return f"the file holds a {type(loaded).__name__}, not a state_dict (a dict of tensors)"
+    return None
+
+
 def read_weights_file(path: str) -> dict[str, torch.Tensor]:
     """What ``torch.load(path, weights_only=True)`` finds in a file, as a plain dict of CPU tensors."""
     loaded = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(loaded, dict):
-        raise TypeError(f"the file holds a {type(loaded).__name__}, not a state_dict")
     return {str(name): tensor for name, tensor in loaded.items()}
 
 
