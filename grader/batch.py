@@ -9,6 +9,7 @@ rewrite the gradebook atomically. A submission that cannot be graded gets a row 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import queue
 import shutil
@@ -22,8 +23,8 @@ from typing import TextIO
 import torch
 
 from grader import catalogue, gradebook, submissions
-from grader.engine import GradingService, ReferenceCache, load_suite
-from grader.remote import DEFAULT_MEMORY_LIMIT
+from grader.engine import GradingService, ReferenceCache, write_expected
+from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
 from grader.report import GradeReport, report_from_dict
 
 
@@ -114,75 +115,85 @@ class Batch:
         return data
 
     def _grade_all(self, todo: list[submissions.Submission], keys: dict[str, str], progress: Progress) -> None:
-        pending: queue.Queue[submissions.Submission] = queue.Queue()
+        """Grade ``todo`` in ``jobs`` forked grader processes; rows come back here for the gradebook.
+
+        The job processes are forked before any torch computation (so they share the already
+        imported torch and never inherit CUDA state), each starts its own sandboxed zygote, waits
+        for the reference results this process computes meanwhile, then takes submissions from a
+        queue. One process per job, not one thread: the grader's own Python work (encoding,
+        comparing) then runs on every core instead of queueing for one interpreter lock.
+        """
+        context = multiprocessing.get_context("fork")
+        tasks = context.Queue()
+        results = context.Queue()
+        expected_ready = context.Event()
+        expected_file = self.work_dir / "expected.pt"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         for entry in todo:
-            pending.put(entry)
-        cache = ReferenceCache()
-        failures: list[BaseException] = []
-        stop = threading.Event()
-        references_ready = threading.Event()
-        services: list[GradingService] = []
-
-        def work() -> None:
-            try:
-                service = GradingService(self.device, cache, memory_limit=self.memory_limit)
-            except BaseException as error:
-                failures.append(error)
-                return
-            with self.lock:
-                services.append(service)
-            # Reference runs seed torch's global RNG and switch calls off process-wide: no check code
-            # may run beside them, so grading starts once they are all done.
-            references_ready.wait()
-            try:
-                while not stop.is_set():
-                    try:
-                        entry = pending.get_nowait()
-                    except queue.Empty:
-                        return
-                    row = self._grade_one(service, entry, keys[entry.name], stop)
-                    if row is not None:
-                        progress.advance(entry.name, row.status)
-            except BaseException as error:
-                failures.append(error)
-                stop.set()
-
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(min(self.jobs, len(todo)))]
-        for thread in threads:
-            thread.start()
+            tasks.put((entry.name, str(entry.source), keys[entry.name]))
+        count = min(self.jobs, len(todo))
+        for _ in range(count):
+            tasks.put(None)
+        children = [context.Process(target=self._job, args=(tasks, results, expected_ready, expected_file),
+                                    daemon=True) for _ in range(count)]
+        for child in children:
+            child.start()
         try:
-            try:
-                self._precompute_references(cache)
-            finally:
-                references_ready.set()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.2)
-        except BaseException:
-            stop.set()
-            for service in services:
-                service.close()
-            raise
+            write_expected(self.selection, self.device, expected_file)
+            expected_ready.set()
+            finished = 0
+            while finished < len(todo):
+                try:
+                    message = results.get(timeout=1.0)
+                except queue.Empty:
+                    if not any(child.is_alive() for child in children):
+                        raise GraderUnavailable("every grading process stopped; see the messages above") from None
+                    continue
+                if message[0] == "failed":
+                    raise GraderUnavailable(f"a grading process failed: {message[1]}")
+                _, name, status, report_data = message
+                report = report_from_dict(report_data) if report_data is not None else None
+                with self.lock:
+                    self.rows[name] = Row(name, report, status)
+                    self._write_gradebook()
+                progress.advance(name, status)
+                finished += 1
         finally:
-            for service in services:
-                service.close()
-        if failures:
-            raise failures[0]
+            for child in children:
+                if child.is_alive():
+                    child.terminate()
+            for child in children:
+                child.join(timeout=10)
+                if child.is_alive():
+                    child.kill()
 
-    def _precompute_references(self, cache: ReferenceCache) -> None:
-        """Every check's reference result, once, while the workers start."""
-        for module in self.selection.modules:
-            suite = load_suite(module.name)
-            for item in suite.items.values():
-                for check in item.checks:
-                    if check.requires == "cuda" and self.device.type != "cuda":
-                        continue
-                    cache.expected(check, item, self.device)
+    def _job(self, tasks: object, results: object, expected_ready: object, expected_file: Path) -> None:
+        """One grading process: its own zygote, the shared reference results, submissions from the queue."""
+        try:
+            service = GradingService(self.device, ReferenceCache(), memory_limit=self.memory_limit)
+        except BaseException as error:
+            results.put(("failed", f"{type(error).__name__}: {error}"))  # type: ignore[attr-defined]
+            return
+        try:
+            expected_ready.wait()  # type: ignore[attr-defined]
+            service.cache.load(expected_file, self.device)
+            while True:
+                task = tasks.get()  # type: ignore[attr-defined]
+                if task is None:
+                    return
+                name, source, key = task
+                row = self._grade_one(service, submissions.Submission(name, Path(source)), key)
+                self._save(row, key)
+                report_data = row.report.to_dict() if row.report is not None else None
+                results.put(("done", row.name, row.status, report_data))  # type: ignore[attr-defined]
+        except KeyboardInterrupt:
+            return
+        except BaseException as error:
+            results.put(("failed", f"{type(error).__name__}: {error}"))  # type: ignore[attr-defined]
+        finally:
+            service.close()
 
-    def _grade_one(self, service: GradingService, entry: submissions.Submission, key: str,
-                   stop: threading.Event) -> Row | None:
-        """Grade and save one submission; None when the batch was interrupted meanwhile (nothing saved:
-        an interrupted grading may have lost its worker, so its result would not be the real one)."""
+    def _grade_one(self, service: GradingService, entry: submissions.Submission, key: str) -> Row:
         private = self.work_dir / key
         shutil.rmtree(private, ignore_errors=True)
         try:
@@ -200,9 +211,6 @@ class Batch:
                 row = Row(entry.name, report, status)
         finally:
             shutil.rmtree(private, ignore_errors=True)
-        if stop.is_set():
-            return None
-        self._save(row, key)
         return row
 
     # ------------------------------------------------------------ outputs
@@ -213,9 +221,6 @@ class Batch:
                                    gradebook.feedback_markdown(row.name, row.report, row.status))
         gradebook.save_json(self.state_dir / f"{key}.json", {"name": row.name, "status": row.status,
                                                              "has_report": row.report is not None})
-        with self.lock:
-            self.rows[row.name] = row
-            self._write_gradebook()
 
     def _write_gradebook(self) -> None:
         rows = [(r.name, r.report, r.status) for r in self.rows.values()]

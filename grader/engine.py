@@ -22,7 +22,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from grader import catalogue, report
+from grader import catalogue, report, wire
 from grader.compare import difference, normalize
 from grader.guards import forbidden_calls
 from grader.remote import (
@@ -121,18 +121,21 @@ class ReferenceCache:
                     self._values[key] = self._from_handout(check, device)
             return self._values[key]
 
+    def load(self, path: Path, device: torch.device) -> None:
+        """Take expected results written by :func:`write_expected` (a batch's job processes)."""
+        stored = wire.loads_untrusted(path.read_bytes())
+        with self._lock:
+            for name, node in stored.items():
+                self._values[(name, str(device))] = _to_device(wire.Decoder().decode(node), device)
+
     def _from_handout(self, check: Check, device: torch.device) -> object:
         """A public check's expected result, stored by ``grade release`` (a handout has no reference)."""
         if self._stored is None:
-            from grader import wire
-
             self._stored = wire.loads_untrusted(catalogue.PUBLIC_EXPECTED.read_bytes())
         node = self._stored.get(check.qualified_name)
         if node is None:
             raise KitError(f"the handout has no stored result for {check.qualified_name}: rebuild it with "
                            "`grade release`")
-        from grader import wire
-
         return _to_device(wire.Decoder().decode(node), device)
 
     @staticmethod
@@ -146,6 +149,33 @@ class ReferenceCache:
         except Exception as error:
             raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
                            f"{type(error).__name__}: {error}") from error
+
+
+def encode_expected(value: object) -> tuple:
+    """A normalised expected result as wire data (kept ``Opaque`` markers included)."""
+    def keep_opaque(candidate: object) -> tuple | None:
+        if isinstance(candidate, wire.Opaque):
+            return ("opaque", candidate.type_name, list(candidate.bases), candidate.text)
+        return None
+
+    return wire.Encoder(opaque=wire.opaque_marker, encode_special=keep_opaque).encode(value)
+
+
+def write_expected(selection: catalogue.Selection, device: torch.device, path: Path) -> None:
+    """Compute every selected check's reference result once and store it as data in ``path``."""
+    cache = ReferenceCache()
+    stored = {}
+    for module in selection.modules:
+        suite = load_suite(module.name)
+        for item in suite.items.values():
+            wanted = selection.items[module.name]
+            if wanted is not None and item.name not in wanted:
+                continue
+            for check in item.checks:
+                if check.requires == "cuda" and device.type != "cuda":
+                    continue
+                stored[check.qualified_name] = encode_expected(cache.expected(check, item, device))
+    path.write_bytes(wire.dumps(stored))
 
 
 def _to_device(value: object, device: torch.device) -> object:
