@@ -113,11 +113,11 @@ def main() -> None:
     for kind in ("stub", "mixed"):
         per_submission = {}
         for jobs in (1, cores):
-            fixed = batch_seconds(1, "stub", jobs)
+            fixed = batch_seconds(jobs, "stub", jobs)
             total = batch_seconds(n, kind, jobs)
-            per_submission[jobs] = (total - fixed) / (n - 1)
+            per_submission[jobs] = (total - fixed) / (n - jobs)
             print(f"grade batch --jobs {jobs}, {n} {kind} submissions: {total:.1f} s in all; start-up (a batch of "
-                  f"one stub) {fixed:.1f} s; {per_submission[jobs]:.2f} s per further submission")
+                  f"{jobs} stub(s)) {fixed:.1f} s; {per_submission[jobs]:.2f} s per further submission")
         print(f"  {kind}: speed-up of --jobs {cores} over --jobs 1 per submission: "
               f"{per_submission[1] / per_submission[cores]:.2f}x")
 

@@ -118,14 +118,15 @@ class Batch:
         """Grade ``todo`` in ``jobs`` forked grader processes; rows come back here for the gradebook.
 
         The job processes are forked before any torch computation (so they share the already
-        imported torch and never inherit CUDA state), each starts its own sandboxed zygote, waits
-        for the reference results this process computes meanwhile, then takes submissions from a
-        queue. One process per job, not one thread: the grader's own Python work (encoding,
+        imported torch and never inherit CUDA state), each starts its own sandboxed zygote and takes
+        submissions from a queue. The first time one needs a reference result, this process
+        computes them all, once for the whole batch, and the jobs load them (stubs need none). One process per job, not one thread: the grader's own Python work (encoding,
         comparing) then runs on every core instead of queueing for one interpreter lock.
         """
         context = multiprocessing.get_context("fork")
         tasks = context.Queue()
         results = context.Queue()
+        expected_needed = context.Event()
         expected_ready = context.Event()
         expected_file = self.work_dir / "expected.pt"
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -134,15 +135,17 @@ class Batch:
         count = min(self.jobs, len(todo))
         for _ in range(count):
             tasks.put(None)
-        children = [context.Process(target=self._job, args=(tasks, results, expected_ready, expected_file),
+        children = [context.Process(target=self._job,
+                                    args=(tasks, results, expected_needed, expected_ready, expected_file),
                                     daemon=True) for _ in range(count)]
         for child in children:
             child.start()
         try:
-            write_expected(self.selection, self.device, expected_file)
-            expected_ready.set()
             finished = 0
             while finished < len(todo):
+                if expected_needed.is_set() and not expected_ready.is_set():
+                    write_expected(self.selection, self.device, expected_file)
+                    expected_ready.set()
                 try:
                     message = results.get(timeout=1.0)
                 except queue.Empty:
@@ -167,16 +170,20 @@ class Batch:
                 if child.is_alive():
                     child.kill()
 
-    def _job(self, tasks: object, results: object, expected_ready: object, expected_file: Path) -> None:
+    def _job(self, tasks: object, results: object, expected_needed: object, expected_ready: object,
+             expected_file: Path) -> None:
         """One grading process: its own zygote, the shared reference results, submissions from the queue."""
+        def load_expected(cache: ReferenceCache) -> None:
+            expected_needed.set()  # type: ignore[attr-defined]
+            expected_ready.wait()  # type: ignore[attr-defined]
+            cache.load(expected_file, self.device)
+
         try:
-            service = GradingService(self.device, ReferenceCache(), memory_limit=self.memory_limit)
+            service = GradingService(self.device, ReferenceCache(load_expected), memory_limit=self.memory_limit)
         except BaseException as error:
             results.put(("failed", f"{type(error).__name__}: {error}"))  # type: ignore[attr-defined]
             return
         try:
-            expected_ready.wait()  # type: ignore[attr-defined]
-            service.cache.load(expected_file, self.device)
             while True:
                 task = tasks.get()  # type: ignore[attr-defined]
                 if task is None:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -106,14 +107,20 @@ def load_reference(module_name: str) -> ModuleType:
 class ReferenceCache:
     """Expected observations, computed once per check and device, shared by a whole batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_first_miss: Callable[[ReferenceCache], None] | None = None) -> None:
+        """``on_first_miss`` is called once, when a result is first missing (a batch job loads the
+        results its parent computes meanwhile; submissions that need none never wait for them)."""
         self._values: dict[tuple[str, str], object] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stored: dict[str, object] | None = None
+        self._on_first_miss = on_first_miss
 
     def expected(self, check: Check, item: Item, device: torch.device) -> object:
         key = (check.qualified_name, str(device))
         with self._lock:
+            if key not in self._values and self._on_first_miss is not None:
+                on_first_miss, self._on_first_miss = self._on_first_miss, None
+                on_first_miss(self)
             if key not in self._values:
                 if catalogue.has_hidden_suites():
                     self._values[key] = self._run(check, item, device)
@@ -317,33 +324,25 @@ class SubmissionGrader:
         deadline = time.monotonic() + (check.timeout or item.timeout)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
         try:
-            try:
-                self.session.import_module(check.module, deadline)  # again after a restart
-            except StudentError as error:
-                raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
-            connection.simple(("seed", check.seed))
-            side = Side(RemoteModule(connection, check.module), self.device, check.seed,
-                        lambda path, *a, **k: connection.call(["build", path], a, k))
-            try:
-                got = normalize(check.function(side))
-            except CheckFailed as failure:
-                return CheckOutcome(False, str(failure))
-            except StudentError as error:
-                if error.not_implemented:
-                    return CheckOutcome(False, f"{error}", not_implemented=True)
-                return CheckOutcome(False, f"raised {error}")
-            except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
-                raise
-            except Exception as error:  # the check could not use what the student returned
-                return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
-                                           f"{str(error)[:300]}")
-        finally:
-            if self.session.sock is not None:
-                connection.rules.deadline = time.monotonic() + 10.0
-                try:
-                    connection.simple(("release",))
-                except (WorkerTimeout, WorkerCrashed, StudentError):
-                    pass
+            self.session.import_module(check.module, deadline)  # again after a restart
+        except StudentError as error:
+            raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
+        connection.simple(("seed", check.seed))  # also drops the previous check's handles
+        side = Side(RemoteModule(connection, check.module), self.device, check.seed,
+                    lambda path, *a, **k: connection.call(["build", path], a, k))
+        try:
+            got = normalize(check.function(side))
+        except CheckFailed as failure:
+            return CheckOutcome(False, str(failure))
+        except StudentError as error:
+            if error.not_implemented:
+                return CheckOutcome(False, f"{error}", not_implemented=True)
+            return CheckOutcome(False, f"raised {error}")
+        except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
+            raise
+        except Exception as error:  # the check could not use what the student returned
+            return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
+                                       f"{str(error)[:300]}")
         expected = self.cache.expected(check, item, self.device)
         found = difference(expected, got, "the result", check.tolerance)
         return CheckOutcome(found is None, found or "")

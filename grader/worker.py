@@ -215,7 +215,11 @@ class Worker:
         return self.encode(items)
 
     def op_seed(self, seed: int) -> tuple:
-        """Start a check from the same global state as the reference: seeds, grad mode, default dtype."""
+        """Start a check from the same global state as the reference: seeds, grad mode, default dtype.
+
+        It also forgets the previous check's handles (so a check needs no separate release request).
+        """
+        self.op_release()
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
         torch.manual_seed(seed)
