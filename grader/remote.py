@@ -413,21 +413,28 @@ def _resolve_argref(node: tuple, args: list, kwargs: dict) -> object:
     target = _locate(node[1], args, kwargs)
     if tag == "argref":
         return target
-    _, _, byte_offset, dtype_name, size, stride, _requires_grad = node
+    if len(node) != 8:
+        raise wire.ProtocolError("bad view node")
+    _, _, byte_offset, dtype_name, size, stride, _requires_grad, values = node
     dtype = getattr(torch, str(dtype_name), None)
-    if type(dtype) is not torch.dtype or type(byte_offset) is not int:
+    if type(dtype) is not torch.dtype or type(byte_offset) is not int or type(values) is not torch.Tensor:
         raise wire.ProtocolError("bad view node")
     base = torch.from_numpy(target) if type(target) is np.ndarray else target
     if not isinstance(base, torch.Tensor):
         raise wire.ProtocolError("view of a non-tensor argument")
     storage = base.untyped_storage()
     itemsize = torch.empty((), dtype=dtype).element_size()
+    offset_bytes = base.data_ptr() - storage.data_ptr() + byte_offset
     view = torch.empty(0, dtype=dtype, device=base.device)
     try:
-        view.set_(storage, byte_offset // itemsize, torch.Size(size), tuple(stride))
-    except RuntimeError as error:
-        raise wire.ProtocolError(f"bad view node: {error}") from error
-    return view
+        if offset_bytes < 0 or offset_bytes % itemsize:
+            raise RuntimeError("outside the argument")
+        view.set_(storage, offset_bytes // itemsize, torch.Size(size), tuple(stride))
+    except RuntimeError:
+        return values  # the argument's layout differs here: a copy, which shares nothing
+    same = view.shape == values.shape and bool(((view == values) | (view.isnan() & values.isnan())).all()) \
+        if view.is_floating_point() else view.shape == values.shape and torch.equal(view, values)
+    return view if same else values
 
 
 class RemoteCallable:
