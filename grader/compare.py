@@ -48,7 +48,7 @@ def normalize(value: object) -> object:
         if isinstance(candidate, RemoteObject):
             return ("opaque", candidate._type_name, list(candidate._mro), "")
         if isinstance(candidate, wire.Opaque):
-            return ("opaque", candidate.type_name, list(candidate.bases), candidate.text)
+            return wire.encode_data(candidate)
         return None
 
     encoded = wire.Encoder(opaque=wire.opaque_marker, encode_special=special).encode(value)

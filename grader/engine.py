@@ -158,16 +158,6 @@ class ReferenceCache:
                            f"{type(error).__name__}: {error}") from error
 
 
-def encode_expected(value: object) -> tuple:
-    """A normalised expected result as wire data (kept ``Opaque`` markers included)."""
-    def keep_opaque(candidate: object) -> tuple | None:
-        if isinstance(candidate, wire.Opaque):
-            return ("opaque", candidate.type_name, list(candidate.bases), candidate.text)
-        return None
-
-    return wire.Encoder(opaque=wire.opaque_marker, encode_special=keep_opaque).encode(value)
-
-
 def write_expected(selection: catalogue.Selection, device: torch.device, path: Path) -> None:
     """Compute every selected check's reference result once and store it as data in ``path``."""
     cache = ReferenceCache()
@@ -181,7 +171,7 @@ def write_expected(selection: catalogue.Selection, device: torch.device, path: P
             for check in item.checks:
                 if check.requires == "cuda" and device.type != "cuda":
                     continue
-                stored[check.qualified_name] = encode_expected(cache.expected(check, item, device))
+                stored[check.qualified_name] = wire.encode_data(cache.expected(check, item, device))
     path.write_bytes(wire.dumps(stored))
 
 

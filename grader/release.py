@@ -17,7 +17,7 @@ import torch
 
 from grader import catalogue, wire
 from grader.compare import normalize
-from grader.engine import ReferenceCache, encode_expected, load_suite
+from grader.engine import ReferenceCache, load_suite
 
 HANDOUT_PYPROJECT = """\
 [build-system]
@@ -308,7 +308,7 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
             for check in item.checks:
                 if check.name in kept and check.requires is None:
                     value = normalize(cache.expected(check, item, device))
-                    expected[check.qualified_name] = encode_expected(value)
+                    expected[check.qualified_name] = wire.encode_data(value)
     (public / "expected.pt").write_bytes(wire.dumps(expected))
     for stem, source in prune_fixture_sources(fixture_sources, public_sources).items():
         (grader_out / f"{stem}.py").write_text(source, encoding="utf-8")

@@ -137,6 +137,16 @@ def opaque_marker(value: object) -> tuple:
     return ("opaque", qualified_name(cls), [qualified_name(c) for c in cls.__mro__], short_repr(value))
 
 
+def encode_data(value: object) -> tuple:
+    """Encode an already-normalised value (``Opaque`` markers kept as they are)."""
+    def keep_opaque(candidate: object) -> tuple | None:
+        if isinstance(candidate, Opaque):
+            return ("opaque", candidate.type_name, list(candidate.bases), candidate.text)
+        return None
+
+    return Encoder(opaque=opaque_marker, encode_special=keep_opaque).encode(value)
+
+
 class Decoder:
     """Validates and rebuilds tagged tuples.
 
