@@ -153,6 +153,16 @@ class Side:
         """A further seed drawn from the check's generator (for builders that take a seed)."""
         return int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
 
+    def function(self, name: str) -> object:
+        """The module's function or class ``name`` itself, to hand to a fixture that calls it.
+
+        On the reference side that is the real function; on the student's side a handle to it, which
+        a fixture running in the worker receives as the student's function.
+        """
+        attribute = getattr(self.module, name)
+        fetch = getattr(type(attribute), "value", None)
+        return attribute.value() if callable(fetch) else attribute
+
     # -- objects built where the code under test runs --
     def build(self, path: str, *args: object, **kwargs: object) -> object:
         """Call ``package.module:attribute`` on this side (``torch.nn:MSELoss``, ``grader.fixtures:...``)."""

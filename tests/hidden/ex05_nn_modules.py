@@ -12,7 +12,6 @@ mistake in ``sgd_step`` costs that item's points only.
 from __future__ import annotations
 
 import math
-import types
 
 import torch
 
@@ -35,12 +34,6 @@ def sine(side: Side, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points of one sine period as (n, 1) columns, made here (not by the student's code)."""
     x = torch.linspace(-math.pi, math.pi, n).unsqueeze(1).to(side.device)
     return x, torch.sin(x)
-
-
-def own_function(side: Side, name: str) -> object:
-    """The module's function itself, to hand to a fixture (a handle to it on the student's side)."""
-    attribute = getattr(side.module, name)
-    return attribute if isinstance(attribute, types.FunctionType) else attribute.value()
 
 
 def observe(side: Side, model: object, x: torch.Tensor | None = None) -> dict[str, object]:
@@ -245,7 +238,7 @@ your sgd_step. With make_sine_data(200), 1000 epochs and 0.05 the MSE ends below
 def _curve(side: Side, x: torch.Tensor, y: torch.Tensor, epochs: int, learning_rate: float,
            seed: int | None = None) -> dict[str, object]:
     x_before, y_before = x.clone(), y.clone()
-    fit_curve = own_function(side, "fit_curve")
+    fit_curve = side.function("fit_curve")
     run = f"{FIX}:with_correct_sgd_step"  # a wrong sgd_step costs sgd_step's points, not these
     if seed is None:
         model = side.build(run, fit_curve, x, y, epochs, learning_rate)

@@ -39,12 +39,6 @@ def raised(call: Callable[[], object]) -> tuple[str, str]:
     return "nothing", ""
 
 
-def function_of(side: Side, name: str) -> object:
-    """The module's function ``name`` itself, to hand to a fixture (a handle on the student's side)."""
-    attribute = getattr(side.module, name)
-    return attribute.value() if hasattr(type(attribute), "value") else attribute
-
-
 # ------------------------------------------------------------------ ListDataset
 suite.item("ListDataset", points=2, hint="""
 Subclass torch.utils.data.Dataset. In __init__ keep the list (self.samples = samples); __len__
@@ -418,7 +412,7 @@ def linreg_batch(side: Side) -> object:
 @suite.check("linreg", "gradients of (linreg(X, w, b) * weights).sum() with respect to X, w and b")
 def linreg_gradients(side: Side) -> object:
     X, w, b = linreg_inputs(side, 4, 2)
-    return side.build(f"{FIX}:weighted_grads", function_of(side, "linreg"), side.randn(4, 1), X, w, b)
+    return side.build(f"{FIX}:weighted_grads", side.function("linreg"), side.randn(4, 1), X, w, b)
 
 
 @suite.check("linreg", "linreg on a batch of 1 in float64, and the docstring's example")
@@ -455,7 +449,7 @@ def squared_loss_docstring(side: Side) -> object:
 
 @suite.check("squared_loss", "gradient of (squared_loss(y_hat, y) * weights).sum() with respect to y_hat")
 def squared_loss_gradient(side: Side) -> object:
-    return side.build(f"{FIX}:weighted_grads", function_of(side, "squared_loss"), side.randn(5, 1),
+    return side.build(f"{FIX}:weighted_grads", side.function("squared_loss"), side.randn(5, 1),
                       side.randn(5, 1), side.randn(5))
 
 
@@ -525,7 +519,7 @@ def regression_data(side: Side, n: int, dtype: torch.dtype = torch.float32) -> t
 def train(side: Side, features: torch.Tensor, labels: torch.Tensor, lr: float, num_epochs: int,
           batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """train_linreg run with the trusted data_iter, linreg, squared_loss and sgd."""
-    return side.build(f"{FIX}:call_with_trusted", function_of(side, "train_linreg"), LINREG_PIECES,
+    return side.build(f"{FIX}:call_with_trusted", side.function("train_linreg"), LINREG_PIECES,
                       features, labels, lr, num_epochs, batch_size, seeded(seed))
 
 
@@ -592,7 +586,7 @@ def fake_cifar(side: Side) -> str:
 def cifar_pair(side: Side, **kwargs: object) -> dict[str, object]:
     """``load_cifar_pair(root, **kwargs)`` on a fake CIFAR-10 (with the trusted LabelMappedDataset)."""
     root = fake_cifar(side)
-    dataset = side.build(f"{FIX}:call_with_trusted", function_of(side, "load_cifar_pair"),
+    dataset = side.build(f"{FIX}:call_with_trusted", side.function("load_cifar_pair"),
                          ["LabelMappedDataset"], root, **kwargs)
     items = list(dataset)
     return {

@@ -20,12 +20,6 @@ FIX = "grader.fixtures_ex07"
 WEIGHTED_GRADS = "grader.fixtures_ex06:weighted_grads"
 
 
-def function_of(side: Side, name: str) -> object:
-    """The module's function ``name`` itself, to hand to a fixture (a handle on the student's side)."""
-    attribute = getattr(side.module, name)
-    return attribute.value() if hasattr(type(attribute), "value") else attribute
-
-
 def probabilities(side: Side, n: int, c: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(n, c) rows of positive numbers that sum to 1."""
     p = side.rand(n, c, dtype=dtype) + 0.05
@@ -76,7 +70,7 @@ def softmax_non_contiguous(side: Side) -> object:
 
 @suite.check("softmax", "gradient of (softmax(X) * weights).sum() with respect to X")
 def softmax_gradient(side: Side) -> object:
-    return side.build(WEIGHTED_GRADS, function_of(side, "softmax"), side.randn(3, 4), side.randn(3, 4) * 3)
+    return side.build(WEIGHTED_GRADS, side.function("softmax"), side.randn(3, 4), side.randn(3, 4) * 3)
 
 
 # ------------------------------------------------------------------ cross_entropy
@@ -117,7 +111,7 @@ def cross_entropy_certain(side: Side) -> object:
 
 @suite.check("cross_entropy", "gradient of (cross_entropy(y_hat, y) * weights).sum() with respect to y_hat")
 def cross_entropy_gradient(side: Side) -> object:
-    return side.build(WEIGHTED_GRADS, function_of(side, "cross_entropy"), side.rand(4) + 0.5,
+    return side.build(WEIGHTED_GRADS, side.function("cross_entropy"), side.rand(4) + 0.5,
                       probabilities(side, 4, 3), side.randint(0, 3, (4,)))
 
 

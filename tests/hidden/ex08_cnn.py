@@ -18,13 +18,6 @@ suite = Suite("ex08_cnn")
 FIX = "grader.fixtures_ex08:"
 
 
-def function_of(side: Side, name: str) -> object:
-    """The module's function itself (a handle on the student's side), for a helper that calls it."""
-    attribute = getattr(side.module, name)
-    fetch = getattr(attribute, "value", None)
-    return fetch() if callable(fetch) else attribute
-
-
 def seeded(side: Side, model: object) -> object:
     """``model`` with weights drawn from the check's seed and its state_dict names, on the device."""
     side.build(FIX + "seeded_weights", model, side.new_seed(), str(side.device))
@@ -54,7 +47,7 @@ without a GPU by switching those is_available() functions.
 
 
 def _pick(side: Side, cuda: bool, mps: bool) -> object:
-    device = side.build(FIX + "pick_device_on", function_of(side, "pick_device"), cuda, mps)
+    device = side.build(FIX + "pick_device_on", side.function("pick_device"), cuda, mps)
     side.expect(type(device) is torch.device,
                 f"pick_device() returned {device!r}; return a torch.device, e.g. torch.device('cpu')")
     wanted = "cuda" if cuda else "mps" if mps else "cpu"
@@ -300,7 +293,7 @@ Every parameter counts: weights, biases and BatchNorm scales/shifts.
 
 
 def _penalty(side: Side, model: object, l2_lambda: float) -> object:
-    return side.build(FIX + "penalty_and_gradients", function_of(side, "l2_penalty"), model, l2_lambda)
+    return side.build(FIX + "penalty_and_gradients", side.function("l2_penalty"), model, l2_lambda)
 
 
 def _classifier(side: Side, **kwargs: object) -> object:
@@ -346,7 +339,7 @@ def _epoch(side: Side, model: object, loader: object, optimizer: object, l2_lamb
            device: object = None) -> object:
     loss_fn = side.build("torch.nn:CrossEntropyLoss")
     device = side.device if device is None else device
-    mean_loss = side.build(FIX + "with_kit_l2_penalty", function_of(side, "train_epoch"),
+    mean_loss = side.build(FIX + "with_kit_l2_penalty", side.function("train_epoch"),
                            model, loader, optimizer, loss_fn, device, l2_lambda)
     return {"returned mean loss": mean_loss, "weights after the epoch": side.build(FIX + "state_of", model)}
 
@@ -468,14 +461,14 @@ def load_weights_string_device(side: Side) -> object:
 def load_weights_rejects_other_architecture(side: Side) -> object:
     path = _saved_classifier(side, batch_norm=True)
     target = _classifier(side)
-    return side.build(FIX + "error_of", function_of(side, "load_weights"), target, path)
+    return side.build(FIX + "error_of", side.function("load_weights"), target, path)
 
 
 @suite.check("load_weights", "load_weights of a file with other layer sizes raises RuntimeError")
 def load_weights_rejects_other_sizes(side: Side) -> object:
     path = _saved_classifier(side, n_hidden=8)
     target = _classifier(side, n_hidden=5)
-    return side.build(FIX + "error_of", function_of(side, "load_weights"), target, path)
+    return side.build(FIX + "error_of", side.function("load_weights"), target, path)
 
 
 @suite.check("load_weights", "load_weights(CPU model, file, 'cuda') moves the model to the GPU", requires="cuda")

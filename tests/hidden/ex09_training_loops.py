@@ -18,13 +18,6 @@ suite = Suite("ex09_training_loops")
 FIX = "grader.fixtures_ex09:"
 
 
-def function_of(side: Side, name: str) -> object:
-    """The module's function itself (a handle on the student's side), for a helper that calls it."""
-    attribute = getattr(side.module, name)
-    fetch = getattr(attribute, "value", None)
-    return fetch() if callable(fetch) else attribute
-
-
 def classifier(side: Side, seed: int | None = None, **kwargs: object) -> object:
     """The kit's tiny 4-8-3 classifier (optionally with BatchNorm1d) on the grading device."""
     seed = side.new_seed() if seed is None else seed
@@ -319,7 +312,7 @@ def _fit(side: Side, lr: float, epochs: int, patience: int | None, batch_norm: b
     model = classifier(side, MODEL_SEED, batch_norm=batch_norm)
     optimizer = side.build("torch.optim:SGD", model.parameters(), lr=lr)
     loss_fn = side.build("torch.nn:CrossEntropyLoss")
-    history = side.build(FIX + "with_kit_parts", function_of(side, "fit"),
+    history = side.build(FIX + "with_kit_parts", side.function("fit"),
                          model, train_loader, val_loader, loss_fn, optimizer, epochs, patience)
     return {"history": history, "weights at return": state(side, model)}
 
