@@ -259,12 +259,12 @@ class SubmissionGrader:
                 status_override = "timeout"
                 failures.append(f"{check.description}: did not finish within {limit:g} s (an endless loop, "
                                 f"or far more work than needed?); the remaining checks were skipped")
-                graded += sum(1 for c in item.checks[index + 1:] if c.requires != "cuda" or self.device.type == "cuda")
+                graded += len(self._gradable(item.checks[index + 1:]))
                 break
             except WorkerCrashed as crash:
                 status_override = "crashed"
                 failures.append(f"{check.description}: {crash}; the remaining checks were skipped")
-                graded += sum(1 for c in item.checks[index + 1:] if c.requires != "cuda" or self.device.type == "cuda")
+                graded += len(self._gradable(item.checks[index + 1:]))
                 break
             if outcome.passed:
                 passed += 1
@@ -274,7 +274,7 @@ class SubmissionGrader:
                     failures.append(outcome.message)
                 if index == 0 and f"{info.number}.{item.name}" in outcome.message:
                     # the item's own stub: every other check would say the same, skip them
-                    remaining = [c for c in item.checks[1:] if c.requires != "cuda" or self.device.type == "cuda"]
+                    remaining = self._gradable(item.checks[1:])
                     graded += len(remaining)
                     not_implemented += len(remaining)
                     break
@@ -305,6 +305,10 @@ class SubmissionGrader:
         if status in ("failed", "partial", "timeout", "crashed"):
             feedback.append(f"Hint: run `grade hint {qualified}`")
         return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
+
+    def _gradable(self, checks: list[Check]) -> list[Check]:
+        """The checks this device can run (a CUDA-only check is not graded elsewhere)."""
+        return [c for c in checks if c.requires != "cuda" or self.device.type == "cuda"]
 
     def run_check(self, check: Check, item: Item) -> CheckOutcome:
         """Run one check on the student's side, then compare with the reference's result.

@@ -394,16 +394,7 @@ def _apply_writeback(changes: list, args: list, kwargs: dict) -> None:
             if new.shape == target.shape and new.dtype == target.dtype and target.flags.writeable:
                 target[...] = new
         elif node[0] == "tensor" and isinstance(target, torch.Tensor):
-            new = wire.decode_tensor(node[1:])
-            with torch.no_grad():
-                if new.shape == target.shape and new.dtype == target.dtype and new.device == target.device:
-                    target.copy_(new.detach())
-                else:
-                    target.data = new.detach()
-            if target.is_leaf:
-                if new.requires_grad != target.requires_grad and (target.is_floating_point() or not new.requires_grad):
-                    target.requires_grad_(new.requires_grad)
-                target.grad = new.grad
+            wire.assign_tensor(target, wire.decode_tensor(node[1:]))
         else:
             raise WorkerCrashed("the worker sent a malformed answer")
 

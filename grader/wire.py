@@ -252,6 +252,24 @@ def decode_tensor(rest: tuple) -> torch.Tensor:
     return value
 
 
+def assign_tensor(target: torch.Tensor, new: torch.Tensor) -> None:
+    """Give ``target`` the value, ``requires_grad`` and ``.grad`` of ``new``, keeping its identity.
+
+    Used both ways: the grader writes a call's side effects back into its argument tensors, and
+    the worker brings a tensor it already holds up to date when the grader sends it again.
+    """
+    with torch.no_grad():
+        if new.shape == target.shape and new.dtype == target.dtype and new.device == target.device:
+            if not torch.equal(new.detach(), target.detach()):
+                target.copy_(new.detach())
+        else:
+            target.data = new.detach()
+    if target.is_leaf:
+        if new.requires_grad != target.requires_grad and (target.is_floating_point() or not new.requires_grad):
+            target.requires_grad_(new.requires_grad)
+        target.grad = new.grad
+
+
 def _int_list(values: object) -> list[int]:
     if type(values) is not list or any(type(v) is not int for v in values):
         raise ProtocolError("bad size node")

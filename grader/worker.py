@@ -26,9 +26,9 @@ import torch
 
 from grader import wire
 from grader.guards import forbidden_calls
+from grader.suite import resolve_build_path
 
 MAX_MESSAGE_CHARS = 600
-BUILD_ROOTS = ("torch", "grader.fixtures", "collections", "numpy")
 
 
 class _Arguments:
@@ -129,9 +129,11 @@ class Worker:
         if tag == "ref":
             return self.handles[node[1]]
         if tag == "fn":
-            return _resolve_callable(node[1])
+            return resolve_build_path(node[1])
         if tag == "refsync":
-            return _sync_tensor(self.handles[node[1]], node[2])
+            target = self.handles[node[1]]
+            wire.assign_tensor(target, wire.decode_tensor(node[2][1:]))
+            return target
         if tag == "gen":
             generator = torch.Generator(device=node[1])
             generator.set_state(node[2])
@@ -180,7 +182,7 @@ class Worker:
         if kind == "handle":
             return self.handles[target[1]]
         if kind == "build":
-            return _resolve_build(target[1])
+            return resolve_build_path(target[1])
         raise wire.ProtocolError(f"unknown target {kind}")
 
     def op_call(self, target: list, args_node: tuple, kwargs_node: tuple, forbid: list, item: str) -> tuple:
@@ -256,42 +258,11 @@ class Worker:
         return ("raised", name, message[:MAX_MESSAGE_CHARS], frames[-5:])
 
 
-def _sync_tensor(target: torch.Tensor, node: tuple) -> torch.Tensor:
-    """Bring a tensor the worker already holds up to date with the grader's copy, keeping its identity."""
-    new = wire.decode_tensor(node[1:])
-    with torch.no_grad():
-        if new.shape == target.shape and new.dtype == target.dtype and new.device == target.device:
-            if not torch.equal(new.detach(), target.detach()):
-                target.copy_(new.detach())
-        else:
-            target.data = new.detach()
-    if target.is_leaf:
-        if target.requires_grad != new.requires_grad:
-            target.requires_grad_(new.requires_grad)
-        target.grad = new.grad
-    return target
-
-
 def _inside(filename: str, folder: Path) -> bool:
     try:
         return Path(filename).resolve().is_relative_to(folder)
     except (OSError, ValueError):
         return False
-
-
-def _resolve_callable(qualname: str) -> object:
-    module_name, _, attribute_path = qualname.partition(":")
-    if not module_name.startswith(BUILD_ROOTS):
-        raise wire.ProtocolError(f"refusing to resolve {qualname}")
-    obj: object = importlib.import_module(module_name)
-    for attribute in attribute_path.split("."):
-        obj = getattr(obj, attribute)
-    return obj
-
-
-def _resolve_build(path: str) -> object:
-    module_name, _, attribute_path = path.partition(":")
-    return _resolve_callable(f"{module_name}:{attribute_path}")
 
 
 def serve(sock: socket.socket, submission_dir: Path) -> None:
