@@ -9,13 +9,20 @@ tuples whose first element is a tag (``("tensor", t, requires_grad, grad)``, ``(
 Only exact types count as data: a tensor subclass, an ``int`` subclass or an object with a custom
 ``__eq__`` is sent as a *handle* (an opaque reference the grader can only pass back), so it can never
 compare equal to an expected value.
+
+Everything is bounded before it is trusted: a frame's size (from its header) and its arrival time
+(one deadline for the whole frame), the number and depth of nodes, and each tensor's logical size and
+kind. A tensor the grader does not accept (sparse, quantized, nested, meta, too large...) is decoded
+as a *refused* :class:`Opaque` that says what it was, so the student reads why instead of a crash.
 """
 
 from __future__ import annotations
 
 import io
+import select
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,14 +30,40 @@ from typing import Any
 import numpy as np
 import torch
 
-MAX_MESSAGE_BYTES = 256 * 2**20
+# The largest frame either side reads: it bounds every storage a worker can send.
+MAX_MESSAGE_BYTES = 64 * 2**20
 MAX_ITEMS = 200_000
 MAX_DEPTH = 32
+# A tensor from the other side is refused past these (a stride trick costs a few bytes on the wire
+# but its logical size is what a copy or a comparison allocates).
+MAX_TENSOR_ELEMENTS = 16 * 2**20
+MAX_TENSOR_BYTES = 128 * 2**20
+# All the tensors of one message together (views of one storage each count in full: a copy would).
+MAX_DECODED_TENSOR_BYTES = 256 * 2**20
+TENSOR_DEVICE_TYPES = ("cpu", "cuda")
+PLAIN_DTYPES = frozenset({
+    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+    torch.uint16, torch.uint32, torch.uint64,
+    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+})
+# Marks an Opaque that stands for a value the grader refused: it never equals an expected value.
+REFUSED = "grader.wire.refused"
+_TEXT_LIMIT = 200
 _HEADER = struct.Struct("!Q")
+_RECV_CHUNK = 1 << 20
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class ProtocolError(Exception):
     """The other side sent something that is not a well-formed message."""
+
+
+class FrameTimeout(ProtocolError):
+    """A frame did not arrive whole before its deadline."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame announced more bytes than the reader accepts (nothing of its payload was read)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +76,29 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"<{self.type_name} object>"
+
+    def __getattr__(self, name: str) -> object:
+        """A check that uses the value like a tensor (``.shape``...) learns what the value really was."""
+        if name.startswith("_") or name in ("type_name", "bases", "text"):  # not set yet: while copying...
+            raise AttributeError(name)
+        raise AttributeError(f"{self.described()} has no attribute {name!r} the grader can use")
+
+    @property
+    def refused(self) -> bool:
+        """True for a value the grader would not accept (an odd tensor...): it never equals anything."""
+        return REFUSED in self.bases
+
+    def described(self) -> str:
+        """Words for this value: 'a Linear object', or what a refused value was."""
+        if self.refused:
+            return self.text
+        return f"a {self.type_name.rsplit('.', 1)[-1][:_TEXT_LIMIT]} object"
+
+
+def refused(description: str) -> Opaque:
+    """An :class:`Opaque` for a value the grader will not accept, described in words for the student."""
+    text = description[:_TEXT_LIMIT]
+    return Opaque(text, (REFUSED,), text)
 
 
 def qualified_name(cls: type) -> str:
@@ -165,6 +221,7 @@ class Decoder:
         self._on_argref = on_argref
         self._on_special = on_special
         self._count = 0
+        self._tensor_bytes = 0
 
     def decode(self, node: object, depth: int = 0) -> Any:
         self._count += 1
@@ -181,9 +238,9 @@ class Decoder:
                 raise ProtocolError(f"bad {tag} node")
             return rest[0]
         if tag == "tensor" and len(rest) == 4:
-            return decode_tensor(rest)
+            return self._within_budget(decode_tensor_value(rest))
         if tag == "size" and len(rest) == 1:
-            return torch.Size(_int_list(rest[0]))
+            return _size(rest[0])
         if tag in ("list", "tuple") and len(rest) == 1 and type(rest[0]) is list:
             items = [self.decode(v, depth + 1) for v in rest[0]]
             return items if tag == "list" else tuple(items)
@@ -209,47 +266,172 @@ class Decoder:
                 return torch.device(rest[0])
             except (RuntimeError, ValueError) as error:
                 raise ProtocolError("bad device node") from error
-        if tag == "ndarray" and len(rest) == 1 and type(rest[0]) is torch.Tensor:
-            return rest[0].numpy()
+        if tag == "ndarray" and len(rest) == 1 and isinstance(rest[0], torch.Tensor):
+            return self._within_budget(decode_ndarray(rest[0]))
         if tag == "npscalar" and len(rest) == 2 and type(rest[0]) is str:
-            try:
-                dtype = np.dtype(rest[0])
-            except TypeError as error:
-                raise ProtocolError("bad numpy scalar") from error
-            if dtype.kind not in _NUMPY_KINDS or type(rest[1]) not in (bool, int, float, complex):
-                raise ProtocolError("bad numpy scalar")
-            return dtype.type(rest[1])
+            return _npscalar(rest[0], rest[1])
         if tag == "slice" and len(rest) == 3:
             return slice(*(self.decode(v, depth + 1) for v in rest))
         if tag == "opaque" and len(rest) == 3:
             type_name, mro, text = rest
             if type(type_name) is not str or type(mro) is not list or type(text) is not str:
                 raise ProtocolError("bad opaque node")
-            return Opaque(type_name, tuple(str(m) for m in mro), text[:200])
+            return Opaque(type_name[:_TEXT_LIMIT], _names(mro), text[:_TEXT_LIMIT])
         if tag == "handle" and len(rest) == 4 and self._on_handle is not None:
             handle_id, type_name, mro, text = rest
             if type(handle_id) is not int or type(type_name) is not str or type(mro) is not list:
                 raise ProtocolError("bad handle node")
-            return self._on_handle(handle_id, type_name, tuple(str(m) for m in mro), str(text)[:200])
+            return self._on_handle(handle_id, type_name[:_TEXT_LIMIT], _names(mro), _text(text))
         if tag in ("argref", "argview") and self._on_argref is not None:
             return self._on_argref(node)
         if self._on_special is not None:
             return self._on_special(node)
         raise ProtocolError(f"unknown node tag {tag!r}")
 
+    def _within_budget(self, value: torch.Tensor | np.ndarray | Opaque) -> torch.Tensor | np.ndarray | Opaque:
+        """``value``, or a refused Opaque once this message's tensors add up to ``MAX_DECODED_TENSOR_BYTES``."""
+        if isinstance(value, torch.Tensor):
+            size = value.numel() * value.element_size()
+            if value.grad is not None:
+                size *= 2
+        elif isinstance(value, np.ndarray):
+            size = value.size * value.itemsize
+        else:
+            return value
+        self._tensor_bytes += size
+        if self._tensor_bytes > MAX_DECODED_TENSOR_BYTES:
+            return refused(f"one tensor too many: the answer's tensors add up to more than the grader's limit "
+                           f"of {MAX_DECODED_TENSOR_BYTES} bytes")
+        return value
+
+
+def tensor_problem(value: torch.Tensor) -> str | None:
+    """None for a tensor the grader accepts; otherwise what it is, in words, for the student.
+
+    Accepted: an exact, dense (strided) ``torch.Tensor`` of a plain dtype on the CPU or a GPU, of at
+    most ``MAX_TENSOR_ELEMENTS`` elements and ``MAX_TENSOR_BYTES`` logical bytes. The logical size
+    counts, not the storage: a stride-0 tensor of 805M elements costs 4 bytes on the wire but 3 GiB
+    once copied. Asking never allocates and never raises.
+    """
+    try:
+        return _layout_problem(value) or _size_problem(value)
+    except Exception:  # a tensor so odd that even asking about it fails
+        return "a tensor the grader cannot read"
+
+
+def _layout_problem(value: torch.Tensor) -> str | None:
+    if value.is_nested:
+        return "a nested tensor (the grader accepts only dense tensors)"
+    if type(value) is not torch.Tensor:
+        return f"a {qualified_name(type(value))} tensor (the grader accepts only plain tensors)"
+    if value.layout != torch.strided:
+        return (f"a {_torch_name(value.layout)} tensor of shape {tuple(value.shape)} "
+                "(the grader accepts only dense tensors: call .to_dense())")
+    if value.is_quantized:
+        return (f"a quantized tensor ({_torch_name(value.dtype)}) of shape {tuple(value.shape)} "
+                "(the grader accepts only dense tensors: call .dequantize())")
+    if value.device.type not in TENSOR_DEVICE_TYPES:
+        return f"a tensor on the {value.device.type} device (it holds no values the grader can read)"
+    if value.dtype not in PLAIN_DTYPES:
+        return f"a tensor of dtype {_torch_name(value.dtype)} (not a dtype the grader compares)"
+    return None
+
+
+def _size_problem(value: torch.Tensor) -> str | None:
+    elements = value.numel()
+    if elements > MAX_TENSOR_ELEMENTS:
+        return f"a tensor of {elements} elements (over the grader's limit of {MAX_TENSOR_ELEMENTS})"
+    size = elements * value.element_size()
+    if size > MAX_TENSOR_BYTES:
+        return f"a tensor of {size} bytes (over the grader's limit of {MAX_TENSOR_BYTES})"
+    return None
+
+
+def _torch_name(thing: object) -> str:
+    return str(thing).removeprefix("torch.")
+
+
+def decode_tensor_value(rest: tuple) -> torch.Tensor | Opaque:
+    """Rebuild a tensor node ``(value, requires_grad, grad, is_parameter)``.
+
+    A tensor the grader does not accept (sparse, quantized, nested, meta, a subclass, over the
+    size limits; or with such a gradient) becomes a refused :class:`Opaque` that says what it was.
+    """
+    value, requires_grad, grad, is_parameter = rest
+    if not isinstance(value, torch.Tensor) or type(requires_grad) is not bool or type(is_parameter) is not bool:
+        raise ProtocolError("bad tensor node")
+    if grad is not None and not isinstance(grad, torch.Tensor):
+        raise ProtocolError("bad tensor gradient")
+    problem = tensor_problem(value)
+    if problem is None and grad is not None:
+        grad_problem = tensor_problem(grad)
+        problem = None if grad_problem is None else f"a tensor whose .grad is {grad_problem}"
+    if problem is not None:
+        return refused(problem)
+    value = value.resolve_conj().resolve_neg()
+    wants_grad = requires_grad and (value.is_floating_point() or value.is_complex())
+    value.requires_grad_(wants_grad)
+    if wants_grad and grad is not None and _same_kind(grad, value):
+        value.grad = grad.resolve_conj().resolve_neg()
+    return value
+
+
+def _same_kind(grad: torch.Tensor, value: torch.Tensor) -> bool:
+    return grad.shape == value.shape and grad.dtype == value.dtype and grad.device == value.device
+
 
 def decode_tensor(rest: tuple) -> torch.Tensor:
-    """Rebuild a tensor node ``(value, requires_grad, grad, is_parameter)``."""
-    value, requires_grad, grad, is_parameter = rest
-    if type(value) is not torch.Tensor or type(requires_grad) is not bool or type(is_parameter) is not bool:
-        raise ProtocolError("bad tensor node")
-    if grad is not None and type(grad) is not torch.Tensor:
-        raise ProtocolError("bad tensor gradient")
-    if requires_grad and (value.is_floating_point() or value.is_complex()):
-        value.requires_grad_(True)
-        if grad is not None and grad.shape == value.shape:
-            value.grad = grad
+    """Like :func:`decode_tensor_value`, for a tensor that must be one: a refused one is a ProtocolError."""
+    value = decode_tensor_value(rest)
+    if isinstance(value, Opaque):
+        raise ProtocolError(f"the worker sent {value.text}")
     return value
+
+
+def decode_ndarray(value: torch.Tensor) -> np.ndarray | Opaque:
+    """The NumPy array sent as ``value``, or a refused :class:`Opaque` saying why it is not accepted."""
+    problem = tensor_problem(value)
+    if problem is None and value.device.type != "cpu":
+        problem = f"a tensor on the {value.device.type} device"
+    if problem is None:
+        try:
+            return value.detach().resolve_conj().resolve_neg().numpy()
+        except (RuntimeError, TypeError):
+            problem = f"a tensor of dtype {_torch_name(value.dtype)}"
+    return refused(f"a NumPy array sent as {problem}")
+
+
+def _npscalar(dtype_name: str, value: object) -> np.generic:
+    try:
+        dtype = np.dtype(dtype_name)
+    except Exception as error:  # NumPy parses the name: TypeError, ValueError, SyntaxError...
+        raise ProtocolError("bad numpy scalar") from error
+    if dtype.kind not in _NUMPY_KINDS or type(value) not in (bool, int, float, complex):
+        raise ProtocolError("bad numpy scalar")
+    try:
+        return dtype.type(value)
+    except (OverflowError, TypeError, ValueError) as error:
+        raise ProtocolError("bad numpy scalar") from error
+
+
+def _size(values: object) -> torch.Size:
+    """A ``torch.Size`` of int64 values (torch would keep a larger int, and fail later when printing it)."""
+    sizes = _int_list(values)
+    if any(not -(2**63) <= v < 2**63 for v in sizes):
+        raise ProtocolError("bad size node")
+    try:
+        return torch.Size(sizes)
+    except (OverflowError, ValueError, TypeError, RuntimeError) as error:
+        raise ProtocolError("bad size node") from error
+
+
+def _names(values: list) -> tuple[str, ...]:
+    """Class names of an opaque value's MRO, bounded (anything that is not a string is dropped)."""
+    return tuple(v[:_TEXT_LIMIT] for v in values[:64] if type(v) is str)
+
+
+def _text(value: object) -> str:
+    return value[:_TEXT_LIMIT] if type(value) is str else ""
 
 
 def assign_tensor(target: torch.Tensor, new: torch.Tensor) -> None:
@@ -293,7 +475,10 @@ def loads_untrusted(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), weights_only=True)
     except Exception as error:
-        raise ProtocolError(f"unreadable message from the worker: {type(error).__name__}") from error
+        raise ProtocolError(
+            f"unreadable message from the worker ({type(error).__name__}: {str(error)[:_TEXT_LIMIT]}); "
+            "a result that holds a nested or other unusual tensor cannot be read: return plain dense tensors"
+        ) from error
 
 
 def send_bytes(sock: socket.socket, payload: bytes) -> None:
@@ -315,8 +500,56 @@ def recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def recv_frame(sock: socket.socket) -> bytes:
-    """Read one length-prefixed frame, refusing frames over ``MAX_MESSAGE_BYTES``."""
+    """Read one length-prefixed frame, refusing frames over ``MAX_MESSAGE_BYTES`` (no deadline)."""
     (size,) = _HEADER.unpack(recv_exact(sock, _HEADER.size))
-    if size > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {size} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+    _check_frame_size(size, MAX_MESSAGE_BYTES)
     return recv_exact(sock, size)
+
+
+def recv_frame_until(sock: socket.socket, deadline: float, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
+    """Read one length-prefixed frame that must arrive whole before ``deadline`` (``time.monotonic()``).
+
+    One deadline bounds the whole frame, header and payload, however slowly the peer trickles it.
+
+    Raises:
+        FrameTimeout: the deadline passed with the frame incomplete.
+        FrameTooLarge: the header announced more than ``max_bytes``; none of the payload was read.
+        EOFError: the peer closed the connection.
+    """
+    (size,) = _HEADER.unpack(_recv_exact_until(sock, _HEADER.size, deadline))
+    _check_frame_size(size, max_bytes)
+    return _recv_exact_until(sock, size, deadline)
+
+
+def _check_frame_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise FrameTooLarge(f"a message of {size} bytes, over the limit of {max_bytes} bytes")
+
+
+def _recv_exact_until(sock: socket.socket, size: int, deadline: float) -> bytes:
+    chunks = []
+    remaining = size
+    while remaining:
+        if not _wait_readable(sock, deadline - time.monotonic()):
+            raise FrameTimeout(f"the message was incomplete at the deadline ({size - remaining} of {size} bytes)")
+        try:
+            chunk = sock.recv(min(remaining, _RECV_CHUNK), _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            continue
+        if not chunk:
+            raise EOFError("connection closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+
+def _wait_readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether ``sock`` has data (or EOF) within ``timeout`` seconds; data already there always counts."""
+    timeout = max(0.0, timeout)
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    readable, _, _ = select.select([sock], [], [], timeout)
+    return bool(readable)
