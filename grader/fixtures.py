@@ -3,9 +3,17 @@
 A worker can only receive data, handles to its own objects, and callables named here (or in
 torch). Everything in this module is trusted grader code that both the reference run and the
 student's worker import, so a check reads the same on both sides.
+
+Student code can import every ``grader.fixtures*`` module, so none of them holds an answer: no
+function or class here (or in ``fixtures_exNN``) does the work of a graded item. Builders make
+inputs, readers turn objects into data, spies record calls; a check that needs a graded piece
+runs the student's own (``Suite.item(..., uses=...)``). ``tests/test_no_answers_in_worker.py``
+keeps it so.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -31,9 +39,19 @@ def exp_sum_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(x).sum(dim=1)
 
 
-def mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error, 0-d."""
-    return ((prediction - target) ** 2).mean()
+class OfFirstArgument:
+    """``function(x, *rest)`` as a function of ``x`` alone.
+
+    Lets a check differentiate a function with respect to its first argument only (with
+    ``torch.autograd.functional.vjp``) when the others are integer labels.
+    """
+
+    def __init__(self, function: Callable[..., torch.Tensor], *rest: object) -> None:
+        self.function = function
+        self.rest = rest
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.function(x, *self.rest)
 
 
 def tensor_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> DataLoader:

@@ -1,8 +1,8 @@
 """Helpers that the ex04 (and ex05) checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker. An optimizer or a
-watched tensor lives where the code under test runs; these helpers read it out as plain data or act
-on it there.
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). An optimizer or a watched tensor lives where the code under test
+runs; these helpers read it out as plain data or act on it there.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """Helpers that the ex05 checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker. A model lives where
-the code under test runs; these helpers describe it as plain data, or run a backward pass on it there.
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). A model lives where the code under test runs; these helpers
+describe it as plain data, or run a backward pass on it there.
 """
 
 from __future__ import annotations
-
-from collections import OrderedDict
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -50,16 +48,15 @@ def grads_cleared(model: nn.Module) -> bool:
 
 def tanh_mlp(seed: int, n_hidden: int = 8, dtype: torch.dtype = torch.float32,
              device: str | torch.device = "cpu", freeze_first: bool = False) -> nn.Sequential:
-    """``Linear(1, n_hidden), Tanh, Linear(n_hidden, 1)`` with weights from ``seed``.
+    """An unnamed ``Sequential(Linear(1, n_hidden), Tanh, Linear(n_hidden, 1))`` with weights from ``seed``.
 
-    With ``freeze_first`` the first layer does not require grad (its ``.grad`` stays None).
+    A model to train, not ``make_mlp``'s answer (that one names its layers). With ``freeze_first``
+    the first layer does not require grad (its ``.grad`` stays None).
     """
     torch.manual_seed(seed)
-    model = nn.Sequential(OrderedDict([
-        ("hidden", nn.Linear(1, n_hidden)), ("hidden_activation", nn.Tanh()), ("output", nn.Linear(n_hidden, 1)),
-    ])).to(device=device, dtype=dtype)
+    model = nn.Sequential(nn.Linear(1, n_hidden), nn.Tanh(), nn.Linear(n_hidden, 1)).to(device=device, dtype=dtype)
     if freeze_first:
-        model.hidden.requires_grad_(False)
+        model[0].requires_grad_(False)
     return model
 
 
@@ -72,31 +69,3 @@ def mse_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The mean squared error of ``model`` on ``(x, y)``, without gradients."""
     with torch.no_grad():
         return nn.functional.mse_loss(model(x), y).item()
-
-
-def _plain_sgd_step(model: nn.Module, learning_rate: float) -> None:
-    """A correct ``sgd_step`` (ex05's spec): update every parameter that has a grad, then zero_grad."""
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.grad is not None:
-                param -= learning_rate * param.grad
-    model.zero_grad()
-
-
-def with_correct_sgd_step(function: Callable[..., object], *args: object, **kwargs: object) -> object:
-    """``function(*args, **kwargs)`` while the name ``sgd_step`` in its module means a correct SGD step.
-
-    Grades ``fit_curve`` on its own: a mistake in the student's ``sgd_step`` costs that item's points
-    only. The module's own ``sgd_step`` is put back afterwards.
-    """
-    namespace = function.__globals__  # type: ignore[attr-defined]
-    missing = object()
-    original = namespace.get("sgd_step", missing)
-    namespace["sgd_step"] = _plain_sgd_step
-    try:
-        return function(*args, **kwargs)
-    finally:
-        if original is missing:
-            del namespace["sgd_step"]
-        else:
-            namespace["sgd_step"] = original

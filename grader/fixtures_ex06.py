@@ -1,10 +1,9 @@
 """Helpers that the ex06 (data) checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker. It builds what
-must live where the code under test runs (a tiny CIFAR-10 folder on disk, a dataset that counts its
-reads), reads things out as plain data, and holds trusted copies of the from-scratch pieces
-(``data_iter``, ``linreg``, ``squared_loss``, ``sgd``, ``LabelMappedDataset``) so that an item that
-is built from other items (``train_linreg``, ``load_cifar_pair``) is graded on its own code only.
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). It builds what must live where the code under test runs (a tiny
+CIFAR-10 folder on disk, a dataset that counts its reads) and reads things out as plain data. The
+items built from other items (``train_linreg``, ``load_cifar_pair``) run with the student's own pieces.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -122,92 +121,3 @@ def returns_stored_objects(dataset: Dataset, samples: Sequence[Any]) -> list[boo
 def global_rng_state() -> torch.Tensor:
     """torch's global (CPU) random state, to see whether a call drew from it."""
     return torch.get_rng_state()
-
-
-def weighted_grads(function: Callable[..., torch.Tensor], weights: torch.Tensor,
-                   *args: torch.Tensor) -> list[torch.Tensor | None]:
-    """Gradients of ``(function(*args) * weights).sum()`` with respect to each floating-point argument.
-
-    Each floating-point tensor argument is replaced by a fresh leaf copy that requires grad; the
-    result lists, per argument, its gradient (None for the others, or when the result does not
-    depend on it).
-    """
-    leaves = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point()
-              else a for a in args]
-    (function(*leaves) * weights).sum().backward()
-    return [leaf.grad if isinstance(leaf, torch.Tensor) and leaf.requires_grad else None for leaf in leaves]
-
-
-# ---------------------------------------------------------------- trusted copies of the pieces
-def data_iter(batch_size: int, features: torch.Tensor, labels: torch.Tensor,
-              generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The reference's mini-batches: one ``torch.randperm`` shuffle, consecutive slices."""
-    num_examples = len(features)
-    indices = torch.randperm(num_examples, generator=generator).to(features.device)
-    for i in range(0, num_examples, batch_size):
-        batch_indices = indices[i : i + batch_size]
-        yield features[batch_indices], labels[batch_indices]
-
-
-def linreg(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``X @ w + b``."""
-    return torch.matmul(X, w) + b
-
-
-def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-example ``(y_hat - y) ** 2 / 2`` with ``y`` reshaped like ``y_hat``."""
-    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
-
-
-def sgd(params: Sequence[torch.Tensor], lr: float, batch_size: int) -> None:
-    """In-place ``param -= lr * param.grad / batch_size`` under no_grad, then zero the grads."""
-    with torch.no_grad():
-        for param in params:
-            param -= lr * param.grad / batch_size
-            param.grad.zero_()
-
-
-class TrustedLabelMappedDataset(Dataset):
-    """The reference's ``LabelMappedDataset``: the kept indices found once, samples looked up on demand."""
-
-    def __init__(self, dataset: Dataset, label_map: dict[int, int]) -> None:
-        self.dataset = dataset
-        self.label_map = dict(label_map)
-        self.indices = [i for i in range(len(dataset)) if int(dataset[i][1]) in self.label_map]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        x, y = self.dataset[self.indices[index]]
-        return x, self.label_map[int(y)]
-
-
-TRUSTED: dict[str, object] = {
-    "data_iter": data_iter,
-    "linreg": linreg,
-    "squared_loss": squared_loss,
-    "sgd": sgd,
-    "LabelMappedDataset": TrustedLabelMappedDataset,
-}
-
-
-def call_with_trusted(function: Callable[..., Any], names: Sequence[str], *args: object, **kwargs: object) -> Any:
-    """Call ``function`` while the names ``names`` of its module refer to the trusted copies above.
-
-    ``train_linreg`` is written with the module's ``data_iter``, ``linreg``, ``squared_loss`` and
-    ``sgd``; running it with trusted copies grades its own loop, not those pieces again (they
-    have their own items). The module's names are put back after the call.
-    """
-    namespace = getattr(function, "__globals__", {})
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in names}
-    namespace.update({name: TRUSTED[name] for name in names})
-    try:
-        return function(*args, **kwargs)
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value

@@ -1,10 +1,11 @@
 """Helpers that the ex07 (classification) checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker. The classifier
-built here behaves differently in training and in evaluation mode (BatchNorm with non-trivial
-running statistics, Dropout) and notes, at every forward call, whether autograd was recording and
-where its input was, so that ``evaluate`` can be checked for ``model.eval()``, ``torch.no_grad()``
-and moving batches to the device. The other helpers read a model out as plain data.
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). The classifier built here behaves differently in training and in
+evaluation mode (BatchNorm with non-trivial running statistics, Dropout) and notes, at every forward
+call, whether autograd was recording and where its input was, so that ``evaluate`` can be checked for
+``model.eval()``, ``torch.no_grad()`` and moving batches to the device. The other helpers read a
+model out as plain data.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Helpers that the ex08 (CNN) checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker. The reference's
-and the student's models are different code, so a check never copies weights from one to the
-other: :func:`seeded_weights` fills every entry of a model's ``state_dict`` with values derived
-from the check's seed and the entry's *name*, so two models get equal weights exactly when their
-attribute names and shapes match. The other helpers run a model or a function where it lives and
-read the results out as plain data (outputs, gradients, buffers, files).
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). The reference's and the student's models are different code, so
+a check never copies weights from one to the other: :func:`seeded_weights` fills every entry of a
+model's ``state_dict`` with values derived from the check's seed and the entry's *name*, so two
+models get equal weights exactly when their attribute names and shapes match. The other helpers run
+a model or a function where it lives and read the results out as plain data (outputs, gradients,
+buffers, files).
 """
 
 from __future__ import annotations
@@ -113,28 +114,6 @@ def penalty_and_gradients(l2_penalty: Callable, model: torch.nn.Module, l2_lambd
     }
 
 
-def _kit_l2_penalty(model: torch.nn.Module, l2_lambda: float) -> torch.Tensor:
-    return l2_lambda * sum(p.pow(2.0).sum() for p in model.parameters())
-
-
-def with_kit_l2_penalty(function: Callable, *args: object, **kwargs: object) -> object:
-    """Call ``function`` with the kit's own ``l2_penalty`` in its module for the duration of the call.
-
-    ``train_epoch`` is graded on its own logic: a mistake in the student's ``l2_penalty`` is
-    graded under that item only. Code that computes the penalty inline is unaffected.
-    """
-    namespace = getattr(function, "__globals__", {})
-    missing = object()
-    saved = namespace.get("l2_penalty", missing)
-    if saved is not missing:
-        namespace["l2_penalty"] = _kit_l2_penalty
-    try:
-        return function(*args, **kwargs)
-    finally:
-        if saved is not missing:
-            namespace["l2_penalty"] = saved
-
-
 def pick_device_on(pick_device: Callable, cuda: bool, mps: bool) -> object:
     """Call ``pick_device()`` on a simulated machine, then restore torch.
 
@@ -149,15 +128,6 @@ def pick_device_on(pick_device: Callable, cuda: bool, mps: bool) -> object:
         return pick_device()
     finally:
         torch.cuda.is_available, torch.backends.mps.is_available, torch.mps.is_available = saved
-
-
-def this_machine_device() -> torch.device:
-    """The device ``pick_device`` should choose where this helper runs."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def scratch_file(suffix: str = ".pt") -> str:
@@ -188,11 +158,6 @@ def read_weights_file(path: str) -> dict[str, torch.Tensor]:
     return {str(name): tensor for name, tensor in loaded.items()}
 
 
-def write_weights_file(model: torch.nn.Module, path: str) -> None:
-    """``torch.save(model.state_dict(), path)``."""
-    torch.save(model.state_dict(), path)
-
-
 def same_object(a: object, b: object) -> bool:
     """``a is b`` where the objects live."""
     return a is b
@@ -207,11 +172,6 @@ def error_of(function: Callable, *args: object, **kwargs: object) -> str | None:
     except Exception as error:  # noqa: BLE001 - the name is the observation
         return type(error).__name__
     return None
-
-
-def to_device(model: torch.nn.Module, device: str) -> torch.nn.Module:
-    """``model.to(device)``."""
-    return model.to(device)
 
 
 def parameter_devices(model: torch.nn.Module) -> list[str]:

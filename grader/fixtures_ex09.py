@@ -1,20 +1,13 @@
 """Helpers that the ex09 (custom training loop) checks build or call on both sides.
 
-Trusted grader code, imported by the reference run and by the student's worker.
-
-- Metric *spies* stand in for ``MeanMetric`` / ``AccuracyMetric`` in the ``train_step`` and
-  ``test_step`` checks: they record what the step passes to ``update`` (the loss and its weight,
-  the predicted classes and the targets), so those items are graded without the student's metric
-  classes.
-- :func:`with_kit_parts` runs ``fit`` with the kit's own metrics and steps in place of the
-  student's, so ``fit`` is graded on its own logic (history, early stopping, best weights) and a
-  mistake in ``train_step`` costs points under ``train_step`` only.
+Trusted grader code, imported by the reference run and by the student's worker, so it holds no
+answer (see :mod:`grader.fixtures`). Metric *spies* stand in for ``MeanMetric`` / ``AccuracyMetric``
+in the ``train_step`` and ``test_step`` checks: they record what the step passes to ``update`` (the
+loss and its weight, the predicted classes and the targets) and compute nothing, so those items are
+graded without the student's metric classes. ``fit`` runs with the student's own metrics and steps.
 """
 
 from __future__ import annotations
-
-import copy
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -133,90 +126,3 @@ def scaled_model(seed: int) -> torch.nn.Module:
     """A :class:`Scaled` (5 to 4) followed by ``BatchNorm1d(4)``, built after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return torch.nn.Sequential(Scaled(5, 4), torch.nn.BatchNorm1d(4))
-
-
-# ---------------------------------------------------------------- fit with the kit's parts
-class _KitMean:
-    def __init__(self) -> None:
-        self.total, self.count = 0.0, 0.0
-
-    def update(self, value: float | torch.Tensor, weight: float = 1.0) -> None:
-        self.total += float(torch.as_tensor(value).detach().item()) * float(weight)
-        self.count += float(weight)
-
-    def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    def reset(self) -> None:
-        self.total, self.count = 0.0, 0.0
-
-
-class _KitAccuracy:
-    def __init__(self) -> None:
-        self.correct, self.total = 0, 0
-
-    def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
-        self.correct += int((logits.detach().argmax(dim=1) == targets).sum().item())
-        self.total += int(targets.numel())
-
-    def result(self) -> float:
-        return self.correct / self.total if self.total else 0.0
-
-    def reset(self) -> None:
-        self.correct, self.total = 0, 0
-
-
-def _kit_update(metrics: dict | None, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
-    if metrics:
-        metrics["loss"].update(loss.item(), weight=targets.shape[0])
-        metrics["accuracy"].update(logits.detach(), targets)
-
-
-def _kit_train_step(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn: Callable,
-                    optimizer: torch.optim.Optimizer, metrics: dict | None = None) -> float:
-    model.train()
-    optimizer.zero_grad()
-    logits = model(inputs)
-    loss = loss_fn(logits, targets)
-    loss.backward()
-    optimizer.step()
-    _kit_update(metrics, loss, logits, targets)
-    return loss.item()
-
-
-def _kit_test_step(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn: Callable,
-                   metrics: dict | None = None) -> float:
-    model.eval()
-    with torch.no_grad():
-        logits = model(inputs)
-        loss = loss_fn(logits, targets)
-    _kit_update(metrics, loss, logits, targets)
-    return loss.item()
-
-
-KIT_PARTS: dict[str, object] = {
-    "MeanMetric": _KitMean,
-    "AccuracyMetric": _KitAccuracy,
-    "train_step": _kit_train_step,
-    "test_step": _kit_test_step,
-}
-
-
-def with_kit_parts(function: Callable, *args: object, **kwargs: object) -> object:
-    """Call ``function`` with the kit's metrics and steps in its module for the duration of the call.
-
-    Only names the module already defines are swapped, and they are put back afterwards; code
-    that does everything inline is unaffected.
-    """
-    namespace = getattr(function, "__globals__", {})
-    saved = {name: namespace[name] for name in KIT_PARTS if name in namespace}
-    namespace.update({name: KIT_PARTS[name] for name in saved})
-    try:
-        return function(*args, **kwargs)
-    finally:
-        namespace.update(saved)
-
-
-def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A deep copy of ``model.state_dict()`` (for comparing with the weights after ``fit``)."""
-    return copy.deepcopy(dict(model.state_dict()))

@@ -1,15 +1,16 @@
 """``grade release OUT``: a self-contained student handout without answers.
 
 The handout holds the stubs, the grader, a student README and ``pyproject.toml``. Its checks are a
-public subset: the first check of every item, with the hidden suite's other checks removed from the
-source, and the expected results computed from the reference now and stored as data. It contains no
-reference code and no hidden check, so neither can be rebuilt from it.
+public subset: the first check of every item whose shipped code holds no answer, with the hidden
+suite's other checks removed from the source, and the expected results computed from the reference
+now and stored as data. It contains no reference code and no hidden check, so neither can be rebuilt
+from it. The grader, fixtures included, ships whole: fixtures run beside student code and so hold no
+answer (``tests/test_no_answers_in_worker.py``); a handout is refused if one does.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 
 from grader import catalogue, wire
 from grader.compare import normalize
-from grader.engine import ReferenceCache, load_suite
+from grader.engine import KitError, ReferenceCache, load_suite
 
 HANDOUT_PYPROJECT = """\
 [build-system]
@@ -147,8 +148,8 @@ def answer_snippets(solution: Path, stub: Path) -> list[str]:
     return snippets
 
 
-def choose_public_checks(path: Path, fixture_sources: dict[str, str], snippets: list[str]) -> dict[str, str]:
-    """For each item the first check whose shipped code (with the fixtures it needs) holds no answer.
+def choose_public_checks(path: Path, snippets: list[str]) -> dict[str, str]:
+    """For each item the first check whose shipped code (with the suite's helpers it needs) holds no answer.
 
     An item all of whose checks need such code gets no public check: it is left to the hidden checks.
     """
@@ -162,8 +163,7 @@ def choose_public_checks(path: Path, fixture_sources: dict[str, str], snippets: 
     for item, names in candidates.items():
         for name in names:
             source, _ = public_suite_source(path, {item: name})
-            shipped = [source, *prune_fixture_sources(fixture_sources, [source]).values()]
-            code = "\n".join(ast.unparse(strip_strings(ast.parse(text))) for text in shipped)
+            code = ast.unparse(strip_strings(ast.parse(source)))
             if not any(snippet in code for snippet in snippets):
                 chosen[item] = name
                 break
@@ -179,17 +179,12 @@ def _defined_names(node: ast.stmt) -> set[str]:
     return set()
 
 
-def _prune_unused_definitions(body: list[ast.stmt], wanted: set[str] | None = None) -> list[ast.stmt]:
+def _prune_unused_definitions(body: list[ast.stmt]) -> list[ast.stmt]:
     """Drop helper functions, classes and constants that no kept check uses (directly or not).
 
     A helper used only by hidden checks may re-implement part of an answer; it must not ship.
-    With ``wanted``, the roots are those names (and every statement that defines nothing).
     """
-    if wanted is None:
-        roots = [n for n in body if _check_item(n) is not None or not _defined_names(n)
-                 or "suite" in _defined_names(n)]
-    else:
-        roots = [n for n in body if not _defined_names(n) or _defined_names(n) & wanted]
+    roots = [n for n in body if _check_item(n) is not None or not _defined_names(n) or "suite" in _defined_names(n)]
     used: set[str] = set()
     frontier = roots
     definitions = {name: node for node in body for name in _defined_names(node)}
@@ -205,50 +200,13 @@ def _prune_unused_definitions(body: list[ast.stmt], wanted: set[str] | None = No
     return [node for node in body if id(node) in kept_nodes]
 
 
-def _code_nodes(tree: ast.Module) -> list[ast.AST]:
-    """Nodes of function bodies and assignments: not decorators (item names) nor item declarations."""
-    nodes: list[ast.AST] = []
-    for statement in tree.body:
-        if isinstance(statement, ast.FunctionDef):
-            for inner in statement.body:
-                nodes.extend(ast.walk(inner))
-        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
-            nodes.extend(ast.walk(statement))
-    return nodes
-
-
-def prune_fixture_sources(fixture_sources: dict[str, str], public_sources: list[str]) -> dict[str, str]:
-    """Each ``grader/fixtures_exNN.py`` source reduced to what the public checks use.
-
-    Fixture modules may hold trusted re-implementations of items (so that one wrong item does not
-    fail its callers' checks); those are answers, and only the parts public checks need ship.
-    """
-    words: set[str] = set()
-    for source in public_sources:  # "grader.fixtures_ex06:make_fake_cifar", ["linreg", ...], plain names
-        for node in _code_nodes(ast.parse(source)):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                words.update(re.findall(r":(\w+)", node.value))  # f"{FIX}:make_fake_cifar"
-                if "fixtures" in node.value:
-                    words.update(re.findall(r"\w+", node.value))
-                elif re.fullmatch(r"[A-Za-z_]\w*", node.value):
-                    words.add(node.value)
-            elif isinstance(node, ast.Name):
-                words.add(node.id)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id.startswith("fixtures"):
-                words.add(node.attr)
-    for source in fixture_sources.values():  # what one fixture module imports from another must stay
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader.fixtures"):
-                words.update(alias.name for alias in node.names)
-    pruned = {}
-    for stem, source in fixture_sources.items():
-        tree = ast.parse(source)
-        body = tree.body
-        docstring = body[:1] if body and isinstance(body[0], ast.Expr) else []
-        tree.body = docstring + _prune_unused_definitions(body[len(docstring):], words)
-        pruned[stem] = ast.unparse(tree) + "\n"
-    return pruned
+def fixture_answers(grader_dir: Path, snippets: list[str]) -> list[str]:
+    """``fixtures*.py: snippet`` for every answer snippet found in a fixture module (there should be none)."""
+    found = []
+    for path in sorted(grader_dir.glob("fixtures*.py")):
+        code = ast.unparse(strip_strings(ast.parse(path.read_text(encoding="utf-8"))))
+        found += [f"{path.name}: {snippet!r}" for snippet in snippets if snippet in code]
+    return found
 
 
 def _check_item(node: ast.stmt) -> str | None:
@@ -267,6 +225,7 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
 
     Raises:
         catalogue.UsageError: ``out`` is not empty and ``force`` is False, or this is already a handout.
+        KitError: a grader fixture holds reference code (nothing is written then).
     """
     if not catalogue.has_hidden_suites():
         raise catalogue.UsageError("this is a student handout: `grade release` needs the full kit "
@@ -274,9 +233,16 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
     if not is_empty_folder(out) and not force:
         raise catalogue.UsageError(f"{out} is not empty: choose an empty or new folder, or pass --force to "
                                    "replace what is there")
+    modules = catalogue.load_catalogue()
+    snippets = [snippet for module in modules for snippet in answer_snippets(
+        catalogue.SOLUTIONS_DIR / f"{module.name}.py", catalogue.EXERCISES_DIR / f"{module.name}.py")]
+    leaked = fixture_answers(catalogue.KIT_ROOT / "grader", snippets)
+    if leaked:
+        raise KitError("grader fixtures hold reference code, yet they run beside student code and ship in the "
+                       f"handout: {'; '.join(leaked[:3])}. Remove it (see tests/test_no_answers_in_worker.py), then "
+                       "run `grade release` again")
     if out.exists() and force:
         shutil.rmtree(out)
-    modules = catalogue.load_catalogue()
     (out / "exercises").mkdir(parents=True)
     for module in modules:
         shutil.copy(catalogue.EXERCISES_DIR / f"{module.name}.py", out / "exercises" / f"{module.name}.py")
@@ -288,21 +254,16 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
     expected: dict[str, object] = {}
     cache = ReferenceCache()
     device = torch.device("cpu")
-    fixture_sources = {path.stem: path.read_text(encoding="utf-8") for path in grader_out.glob("fixtures_*.py")}
-    snippets = [snippet for module in modules for snippet in answer_snippets(
-        catalogue.SOLUTIONS_DIR / f"{module.name}.py", catalogue.EXERCISES_DIR / f"{module.name}.py")]
-    public_sources = []
     notes: list[str] = []
     for module in modules:
         suite_file = catalogue.SUITES_DIR / f"{module.name}.py"
-        chosen = choose_public_checks(suite_file, fixture_sources, snippets)
+        chosen = choose_public_checks(suite_file, snippets)
         source, kept = public_suite_source(suite_file, chosen)
         for info in module.items:
             if info.name not in chosen:
-                notes.append(f"{module.number}.{info.name} has no public check (each of its checks needs kit code "
-                             "that re-implements an answer); the hidden checks grade it")
+                notes.append(f"{module.number}.{info.name} has no public check (each of its checks would ship code "
+                             "that holds an answer); the hidden checks grade it")
         (public / f"{module.name}.py").write_text(source, encoding="utf-8")
-        public_sources.append(source)
         suite = load_suite(module.name)
         for item in suite.items.values():
             for check in item.checks:
@@ -310,8 +271,6 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
                     value = normalize(cache.expected(check, item, device))
                     expected[check.qualified_name] = wire.encode_data(value)
     (public / "expected.pt").write_bytes(wire.dumps(expected))
-    for stem, source in prune_fixture_sources(fixture_sources, public_sources).items():
-        (grader_out / f"{stem}.py").write_text(source, encoding="utf-8")
     (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(modules) + "\n", encoding="utf-8")
     from grader import __version__
 

@@ -17,6 +17,11 @@ properties itself with ``side.expect(...)``; the reference run proves such a che
 
 Points, time limit, forbidden calls and the hint are declared once, on the item. The declarations
 must use literal values: ``grade list`` and ``grade hint`` read them without importing torch.
+
+An item built from other items of its module (``train_linreg`` calls ``data_iter`` and ``sgd``) is
+checked with the student's own versions of them, never with a kit copy: no answer runs beside student
+code. It declares them with ``uses=(...)``, and its feedback then names those that do not pass their
+own checks (:meth:`Suite.explain_unpassed_uses`).
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from grader import report
 from grader.compare import Tolerance
 
 BUILD_ROOTS = ("torch", "grader.fixtures", "collections", "numpy")
+# an item's feedback names the used items that do not pass when its own status is one of these
+_EXPLAINED_STATUSES = ("failed", "partial", "not_implemented", "timeout", "crashed")
+_STATUS_WORDS = {"not_implemented": "not implemented", "timeout": "timed out"}
 
 
 class CheckFailed(Exception):
@@ -69,6 +78,8 @@ class Item:
     hint: str
     timeout: float = 5.0
     forbid: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    """Other items of the module that this item's checks run (the student's own versions of them)."""
     checks: list[Check] = field(default_factory=list)
 
 
@@ -80,13 +91,21 @@ class Suite:
         self.items: dict[str, Item] = {}
 
     def item(self, name: str, *, points: int, hint: str, timeout: float = 5.0,
-             forbid: tuple[str, ...] = ()) -> None:
-        """Declare an item with its points (1 to 3), hint, per-check time limit and forbidden calls."""
+             forbid: tuple[str, ...] = (), uses: tuple[str, ...] = ()) -> None:
+        """Declare an item with its points (1 to 3), hint, per-check time limit and forbidden calls.
+
+        ``uses`` names the items declared before it that its checks run in the student's own version
+        (``fit`` calls ``train_step``): a mistake there may cost this item's points too, and its
+        feedback then says so.
+        """
         if not 1 <= points <= 3:
             raise ValueError(f"{self.module}.{name}: points must be 1, 2 or 3, not {points}")
         if name in self.items:
             raise ValueError(f"{self.module}.{name} is declared twice")
-        self.items[name] = Item(name, points, hint.strip(), timeout, tuple(forbid))
+        unknown = [used for used in uses if used not in self.items]
+        if unknown:
+            raise ValueError(f"{self.module}.{name} uses {', '.join(unknown)}: declare those items before it")
+        self.items[name] = Item(name, points, hint.strip(), timeout, tuple(forbid), tuple(uses))
 
     def check(self, item: str, description: str, *, rtol: float | None = None, atol: float | None = None,
               requires: str | None = None, timeout: float | None = None
@@ -114,6 +133,54 @@ class Suite:
     @property
     def checks(self) -> list[Check]:
         return [check for item in self.items.values() for check in item.checks]
+
+    def users_of(self, name: str) -> set[str]:
+        """The items whose checks run item ``name``, directly or through another item."""
+        users: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {item.name for item in self.items.values()
+                        if set(item.uses) & frontier and item.name not in users}
+            users |= frontier
+        return users
+
+    def explain_unpassed_uses(self, number: str, results: list[report.ItemResult]) -> None:
+        """Add to each non-passing item's feedback which of the items it uses do not pass (or were not graded).
+
+        ``results`` are this module's graded items; the line goes before the closing hint line, e.g.
+        "The checks of train_linreg run your own sgd, which does not pass its own checks yet (ex06.sgd
+        failed): fix it first, then run `grade check ex06.train_linreg`."
+        """
+        statuses = {result.name: result.status for result in results}
+        for result in results:
+            uses = self.items[result.name].uses if result.name in self.items else ()
+            if not uses or result.status not in _EXPLAINED_STATUSES:
+                continue
+            unpassed = [name for name in uses if statuses.get(name, "passed") not in ("passed", "not_graded")]
+            ungraded = [name for name in uses if name not in statuses]
+            qualified = f"{number}.{result.name}"
+            if unpassed:
+                one = len(unpassed) == 1
+                details = ", ".join(f"{number}.{name} {_STATUS_WORDS.get(statuses[name], statuses[name])}"
+                                    for name in unpassed)
+                line = (f"The checks of {result.name} run your own {_and(unpassed)}, which "
+                        f"{'does not pass its' if one else 'do not pass their'} own checks yet ({details}): "
+                        f"fix {'it' if one else 'them'} first, then run `grade check {qualified}`")
+            elif ungraded:
+                one = len(ungraded) == 1
+                line = (f"The checks of {result.name} run your own {_and(ungraded)}: run `grade check {number}` "
+                        f"to see whether {'it passes its' if one else 'they pass their'} own checks")
+            else:
+                continue
+            at = len(result.feedback) - 1 if result.feedback and result.feedback[-1].startswith("Hint:") \
+                else len(result.feedback)
+            result.feedback.insert(at, line)
+
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class Side:

@@ -1,14 +1,15 @@
-"""Every typical wrong answer loses points on exactly its item; every correct variant keeps full marks."""
+"""Every typical wrong answer loses points on its item, and elsewhere only on the items that run it;
+every correct variant keeps full marks."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from pathlib import Path
 
 import pytest
 
 from grader import catalogue
+from grader.engine import load_suite
 from tests.mutants import Equivalent, Mutant, apply
 
 MUTANTS_DIR = Path(__file__).parent / "mutants"
@@ -18,11 +19,9 @@ def _cases() -> list:
     cases = []
     for path in sorted(MUTANTS_DIR.glob("ex*.py")):
         definitions = importlib.import_module(f"tests.mutants.{path.stem}")
-        cascading = [dataclasses.replace(mutant, also=tuple(also))
-                     for mutant, also in getattr(definitions, "CASCADING_MUTANTS", [])]
-        for mutant in [*getattr(definitions, "MUTANTS", []), *cascading]:
+        for mutant in definitions.MUTANTS:
             cases.append(pytest.param(path.stem, mutant, id=f"{path.stem}:{mutant.item}:{mutant.description}"))
-        for equivalent in getattr(definitions, "EQUIVALENTS", []):
+        for equivalent in definitions.EQUIVALENTS:
             cases.append(pytest.param(path.stem, equivalent, id=f"{path.stem}:equivalent:{equivalent.description}"))
     return cases
 
@@ -42,9 +41,16 @@ def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, mod
         broken = items[variant.item]
         assert broken.score < broken.max_score, f"the mutant '{variant.description}' kept full marks"
         assert broken.feedback, "a lost point must come with feedback"
+        suite = load_suite(module_name)
+        users = suite.users_of(variant.item)
         others = {name: (i.status, i.feedback) for name, i in items.items()
-                  if name != variant.item and name not in variant.also and i.score != i.max_score}
-        assert not others, f"the mutant of {variant.item} also cost points elsewhere: {others}"
+                  if name != variant.item and name not in users and i.score != i.max_score}
+        assert not others, f"the mutant of {variant.item} also cost points on items that do not run it: {others}"
+        unexplained = {name: i.feedback for name, i in items.items()
+                       if name in users and i.score != i.max_score
+                       and any(items[used].status != "passed" for used in suite.items[name].uses)
+                       and not any(line.startswith(f"The checks of {name} run your own") for line in i.feedback)}
+        assert not unexplained, f"an item that runs a failing item does not name it in its feedback: {unexplained}"
     else:
         assert isinstance(variant, Equivalent)
         lost = {name: (i.status, i.feedback) for name, i in items.items() if i.score != i.max_score}

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from grader import catalogue
 from grader.cli import main
-from grader.release import answer_snippets, strip_strings
+from grader.release import answer_snippets, fixture_answers, strip_strings
 
 
 def _code_without_strings(path: Path) -> str:
@@ -49,6 +49,20 @@ def test_the_handout_contains_stubs_grader_readme_and_no_reference_code(handout)
                                    catalogue.EXERCISES_DIR / f"{module.name}.py")
         leaked = [text for text in snippets if text in handout_code]
         assert not leaked, f"reference code of {module.name} found in the handout: {leaked[:3]}"
+
+
+def test_the_handout_ships_the_grader_fixtures_whole(handout):
+    for path in sorted((catalogue.KIT_ROOT / "grader").glob("fixtures*.py")):
+        assert (handout / "grader" / path.name).read_text() == path.read_text()
+
+
+def test_a_fixture_that_holds_reference_code_is_found_before_a_handout_is_written(tmp_path):
+    snippets = answer_snippets(catalogue.SOLUTIONS_DIR / "ex08_cnn.py", catalogue.EXERCISES_DIR / "ex08_cnn.py")
+    (tmp_path / "fixtures_ex08.py").write_text(
+        'def write_weights_file(model, path):\n    """Looks harmless."""\n    torch.save(model.state_dict(), path)\n')
+    (tmp_path / "fixtures.py").write_text("def square(x):\n    return x ** 2\n")
+    assert fixture_answers(tmp_path, snippets) == ["fixtures_ex08.py: 'torch.save(model.state_dict(), path)'"]
+    assert fixture_answers(catalogue.KIT_ROOT / "grader", snippets) == []
 
 
 def test_the_handout_keeps_one_public_check_per_item(handout):

@@ -1,4 +1,9 @@
-"""Hidden checks for ex02_gradient_descent: the temperature model with hand-written gradients."""
+"""Hidden checks for ex02_gradient_descent: the temperature model with hand-written gradients.
+
+The items call each other, as in the tutorial: ``grad_fn`` runs the student's own ``dloss_fn``,
+``dmodel_dw`` and ``dmodel_db``, and ``training_loop`` their ``model`` and ``grad_fn`` (``uses=...``),
+so a mistake in one of them may cost its callers' points too, which their feedback says.
+"""
 
 from __future__ import annotations
 
@@ -141,7 +146,7 @@ def dmodel_db_is_one(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ grad_fn
-suite.item("grad_fn", points=2, forbid=("autograd",), hint="""
+suite.item("grad_fn", points=2, forbid=("autograd",), uses=("dloss_fn", "dmodel_dw", "dmodel_db"), hint="""
 Chain rule: dL/dw = sum over samples of dloss_fn(t_p, t_c) * dmodel_dw(t_u, w, b), and the same with
 dmodel_db for b. Sum each over the samples, then put both in one (2,) tensor with torch.stack.
 Autograd (backward) is not allowed here: this exercise is about writing the gradient by hand.
@@ -172,7 +177,7 @@ def grad_fn_on_one_sample(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ training_loop
-suite.item("training_loop", points=3, timeout=20.0, forbid=("autograd",), hint="""
+suite.item("training_loop", points=3, timeout=20.0, forbid=("autograd",), uses=("model", "grad_fn"), hint="""
 Each epoch: t_p = model(t_u, *params); grad = grad_fn(t_u, t_c, t_p, *params);
 params = params - learning_rate * grad. Return params after the last epoch. Use your own grad_fn,
 not autograd. With t_u * 0.1, 5000 epochs and learning rate 1e-2 you should reach about

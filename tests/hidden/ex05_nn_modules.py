@@ -5,8 +5,8 @@ Models, optimizers and losses live where the code under test runs: they are buil
 model.parameters(), lr=...)``) and read back as data (``model.state_dict()``,
 ``grader.fixtures_ex05:describe``). Both sides seed torch's global RNG identically before a check, so
 a model the student builds with ``nn.Linear(...)`` starts from the reference's weights. ``fit_curve``
-is graded with a correct ``sgd_step`` swapped in (``grader.fixtures_ex05:with_correct_sgd_step``), so a
-mistake in ``sgd_step`` costs that item's points only.
+runs with the student's own ``sgd_step`` (``uses=("sgd_step",)``): no kit copy of an answer runs beside
+student code, and a mistake in ``sgd_step`` may cost ``fit_curve``'s points too, which its feedback says.
 """
 
 from __future__ import annotations
@@ -227,23 +227,22 @@ def make_sine_data_keyword(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ fit_curve
-suite.item("fit_curve", points=3, timeout=30.0, forbid=("torch.optim",), hint="""
+suite.item("fit_curve", points=3, timeout=30.0, forbid=("torch.optim",), uses=("sgd_step",), hint="""
 torch.manual_seed(seed) first; then nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32),
 nn.Tanh(), nn.Linear(32, 1)).to(x.device); loss_fn = nn.MSELoss(); each epoch: loss = loss_fn(model(x), y),
 loss.backward(), sgd_step(model, learning_rate). Return the model. torch.optim is not allowed: use
-your sgd_step. With make_sine_data(200), 1000 epochs and 0.05 the MSE ends below 0.01.
+your sgd_step (the checks run it, so make sgd_step pass first). With make_sine_data(200), 1000 epochs
+and 0.05 the MSE ends below 0.01.
 """)
 
 
 def _curve(side: Side, x: torch.Tensor, y: torch.Tensor, epochs: int, learning_rate: float,
            seed: int | None = None) -> dict[str, object]:
     x_before, y_before = x.clone(), y.clone()
-    fit_curve = side.function("fit_curve")
-    run = f"{FIX}:with_correct_sgd_step"  # a wrong sgd_step costs sgd_step's points, not these
     if seed is None:
-        model = side.build(run, fit_curve, x, y, epochs, learning_rate)
+        model = side.module.fit_curve(x, y, epochs, learning_rate)
     else:
-        model = side.build(run, fit_curve, x, y, epochs, learning_rate, seed=seed)
+        model = side.module.fit_curve(x, y, epochs, learning_rate, seed=seed)
     side.expect(torch.equal(x, x_before) and torch.equal(y, y_before), "fit_curve changed x or y in place")
     side.expect(side.isinstance(model, "torch.nn.Sequential"), "fit_curve should return the trained nn.Sequential")
     observations = observe(side, model)
@@ -251,19 +250,22 @@ def _curve(side: Side, x: torch.Tensor, y: torch.Tensor, epochs: int, learning_r
     return observations
 
 
-@suite.check("fit_curve", "fit_curve on 64 sine points, epochs=100, learning_rate=0.05", rtol=1e-3, atol=1e-4)
+@suite.check("fit_curve", "fit_curve with your own sgd_step on 64 sine points, epochs=100, learning_rate=0.05",
+             rtol=1e-3, atol=1e-4)
 def fit_curve_sine(side: Side) -> object:
     x, y = sine(side, 64)
     return _curve(side, x, y, 100, 0.05)
 
 
-@suite.check("fit_curve", "fit_curve(x, y, epochs=0, learning_rate=0.05, seed=5): the seeded untrained network")
+@suite.check("fit_curve", "fit_curve(x, y, epochs=0, learning_rate=0.05, seed=5): the seeded untrained network "
+             "(sgd_step is never called)")
 def fit_curve_initial_network(side: Side) -> object:
     x, y = sine(side, 10)
     return _curve(side, x, y, 0, 0.05, seed=5)
 
 
-@suite.check("fit_curve", "fit_curve on 30 random points, epochs=25, learning_rate=0.1, seed=3", rtol=1e-4, atol=1e-5)
+@suite.check("fit_curve", "fit_curve with your own sgd_step on 30 random points, epochs=25, learning_rate=0.1, "
+             "seed=3", rtol=1e-4, atol=1e-5)
 def fit_curve_random_points(side: Side) -> object:
     x = side.rand(30, 1) * 6 - 3
     return _curve(side, x, torch.cos(x) + 0.1 * side.randn(30, 1), 25, 0.1, seed=3)

@@ -3,8 +3,11 @@
 Datasets under test are built over datasets that live where the code runs (a ``TensorDataset``, a
 dataset that counts its reads, a tiny CIFAR-10 folder written by :mod:`grader.fixtures_ex06`).
 Shuffling items are graded by properties (every example once, pairs kept together, batch sizes,
-same seed same batches), never by one exact order. ``train_linreg`` and ``load_cifar_pair`` run with
-trusted copies of the pieces they are built from, so each item is graded on its own code.
+same seed same batches), never by one exact order. ``train_linreg`` and ``load_cifar_pair`` run with the
+student's own pieces (``uses=...``): no kit copy of an answer runs beside student code. A mistake in a
+piece may then cost the composite item's points too, and its feedback says which piece to fix first.
+Since the pieces may shuffle in any order, ``train_linreg`` is compared exactly only where the order
+cannot matter (one batch per epoch, or identical examples) and by outcome elsewhere.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from grader.suite import Side, Suite
 suite = Suite("ex06_data")
 
 FIX = "grader.fixtures_ex06"
-LINREG_PIECES = ["data_iter", "linreg", "squared_loss", "sgd"]
+VJP = "torch.autograd.functional:vjp"  # torch's own vector-Jacobian product, run where the code runs
 TRUE_W = [2.0, -3.4]
 TRUE_B = 4.2
 
@@ -412,7 +415,8 @@ def linreg_batch(side: Side) -> object:
 @suite.check("linreg", "gradients of (linreg(X, w, b) * weights).sum() with respect to X, w and b")
 def linreg_gradients(side: Side) -> object:
     X, w, b = linreg_inputs(side, 4, 2)
-    return side.build(f"{FIX}:weighted_grads", side.function("linreg"), side.randn(4, 1), X, w, b)
+    _, gradients = side.build(VJP, side.function("linreg"), (X, w, b), side.randn(4, 1))
+    return {"gradients with respect to X, w and b": gradients}
 
 
 @suite.check("linreg", "linreg on a batch of 1 in float64, and the docstring's example")
@@ -447,10 +451,11 @@ def squared_loss_docstring(side: Side) -> object:
             "y_hat after the call": y_hat, "y after the call": y}
 
 
-@suite.check("squared_loss", "gradient of (squared_loss(y_hat, y) * weights).sum() with respect to y_hat")
+@suite.check("squared_loss", "gradients of (squared_loss(y_hat, y) * weights).sum() with respect to y_hat and y")
 def squared_loss_gradient(side: Side) -> object:
-    return side.build(f"{FIX}:weighted_grads", side.function("squared_loss"), side.randn(5, 1),
-                      side.randn(5, 1), side.randn(5))
+    y_hat, y = side.randn(5, 1), side.randn(5)
+    _, gradients = side.build(VJP, side.function("squared_loss"), (y_hat, y), side.randn(5, 1))
+    return {"gradients with respect to y_hat and y": gradients}
 
 
 # ------------------------------------------------------------------ sgd
@@ -501,11 +506,13 @@ def sgd_two_steps(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ train_linreg
-suite.item("train_linreg", points=3, timeout=15.0, forbid=("torch.optim",), hint="""
+suite.item("train_linreg", points=3, timeout=15.0, forbid=("torch.optim",),
+           uses=("data_iter", "linreg", "squared_loss", "sgd"), hint="""
 w = torch.normal(0, 0.01, size=(D, 1), generator=generator) moved to the features' device and
 dtype, then .requires_grad_(); b = torch.zeros(1, requires_grad=True) on that device. For each epoch,
 for X, y in data_iter(batch_size, features, labels, generator): l = squared_loss(linreg(X, w, b), y);
-l.sum().backward(); sgd([w, b], lr, batch_size). Return w.detach(), b.detach(). d2l 3.2.6.
+l.sum().backward(); sgd([w, b], lr, batch_size). Return w.detach(), b.detach(). d2l 3.2.6. The checks
+run your own data_iter, linreg, squared_loss and sgd: make those pass first.
 """)
 
 
@@ -518,43 +525,41 @@ def regression_data(side: Side, n: int, dtype: torch.dtype = torch.float32) -> t
 
 def train(side: Side, features: torch.Tensor, labels: torch.Tensor, lr: float, num_epochs: int,
           batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """train_linreg run with the trusted data_iter, linreg, squared_loss and sgd."""
-    return side.build(f"{FIX}:call_with_trusted", side.function("train_linreg"), LINREG_PIECES,
-                      features, labels, lr, num_epochs, batch_size, seeded(seed))
+    """``train_linreg`` with a generator seeded ``seed``; it runs the student's own pieces."""
+    return side.module.train_linreg(features, labels, lr, num_epochs, batch_size, seeded(seed))
 
 
-@suite.check("train_linreg",
-             "train_linreg on 1000 examples (lr 0.03, 3 epochs, batch 10) recovers w = [2, -3.4], b = 4.2",
-             rtol=1e-3, atol=1e-4)
+@suite.check("train_linreg", "train_linreg with your own data_iter, linreg, squared_loss and sgd on 1000 examples "
+             "(lr 0.03, 3 epochs, batch 10) recovers w = [2, -3.4], b = 4.2")
 def train_linreg_recovers_the_weights(side: Side) -> object:
     features, labels = regression_data(side, 1000)
     w, b = train(side, features, labels, 0.03, 3, 10, 0)
     return {"shapes": (tuple(w.shape), tuple(b.shape)),
             "w within 0.01 of [2, -3.4]": bool((w.reshape(-1).cpu() - torch.tensor(TRUE_W)).abs().max() < 0.01),
-            "b within 0.01 of 4.2": bool((b.cpu() - TRUE_B).abs().max() < 0.01),
-            "w": w, "b": b}
+            "b within 0.01 of 4.2": bool((b.cpu() - TRUE_B).abs().max() < 0.01)}
 
 
-@suite.check("train_linreg", "train_linreg on 23 examples, batch 7 (last batch smaller), 2 epochs, lr 0.1",
-             rtol=1e-4, atol=1e-5)
+@suite.check("train_linreg", "train_linreg with your own pieces on 23 copies of one example, batch 7 (the last "
+             "batch smaller), 2 epochs, lr 0.1: the same w and b whatever the shuffle", rtol=1e-4, atol=1e-5)
 def train_linreg_uneven_batches(side: Side) -> object:
-    features, labels = regression_data(side, 23)
-    w, b = train(side, features, labels, 0.1, 2, 7, 1)
+    x, y = regression_data(side, 1)
+    w, b = train(side, x.repeat(23, 1), y.repeat(23, 1), 0.1, 2, 7, 1)
     return {"w": w, "b": b}
 
 
-@suite.check("train_linreg",
-             "train_linreg for 1 full-batch epoch (batch_size = N = 16), lr 0.5: one step from the start")
+@suite.check("train_linreg", "train_linreg with your own pieces for 1 full-batch epoch (batch_size = N = 16), "
+             "lr 0.5: one step from the start")
 def train_linreg_one_full_batch_step(side: Side) -> object:
     features, labels = regression_data(side, 16)
     w, b = train(side, features, labels, 0.5, 1, 16, 2)
     return {"w": w, "b": b}
 
 
-@suite.check("train_linreg", "train_linreg on float64 data (30 examples, batch 4, 2 epochs)", rtol=1e-7, atol=1e-9)
+@suite.check("train_linreg", "train_linreg with your own pieces on float64 data, 3 epochs with batch_size 40 > N = 30 "
+             "(one batch per epoch, sgd divides by 40)", rtol=1e-7, atol=1e-9)
 def train_linreg_float64(side: Side) -> object:
     features, labels = regression_data(side, 30, torch.float64)
-    w, b = train(side, features, labels, 0.05, 2, 4, 3)
+    w, b = train(side, features, labels, 0.05, 3, 40, 3)
     return {"w": w, "b": b}
 
 
@@ -566,12 +571,25 @@ def train_linreg_detached_and_inputs_unchanged(side: Side) -> object:
             "features after the call": features, "labels after the call": labels}
 
 
+@suite.check("train_linreg", "train_linreg with your own pieces, twice with the same generator seed: the same w and "
+             "b, drawn from that generator only (torch's global random state untouched)")
+def train_linreg_uses_only_its_generator(side: Side) -> object:
+    features, labels = regression_data(side, 20)
+    before = side.build(f"{FIX}:global_rng_state")
+    w, b = train(side, features, labels, 0.1, 2, 6, 5)
+    after = side.build(f"{FIX}:global_rng_state")
+    w_again, b_again = train(side, features, labels, 0.1, 2, 6, 5)
+    return {"same seed, same w and b": bool(torch.equal(w, w_again) and torch.equal(b, b_again)),
+            "torch's global random state unchanged": bool(torch.equal(before, after))}
+
+
 # ------------------------------------------------------------------ load_cifar_pair
-suite.item("load_cifar_pair", points=3, timeout=15.0, hint="""
+suite.item("load_cifar_pair", points=3, timeout=15.0, uses=("LabelMappedDataset",), hint="""
 transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.4915, 0.4823, 0.4468),
 (0.2470, 0.2435, 0.2616))]); cifar = torchvision.datasets.CIFAR10(root, train=train, download=False,
 transform=transform) inside try/except RuntimeError, re-raised as FileNotFoundError naming
-root/cifar-10-batches-py; return LabelMappedDataset(cifar, label_map). Tutorial 03, CIFAR-10.
+root/cifar-10-batches-py; return LabelMappedDataset(cifar, label_map). Tutorial 03, CIFAR-10. The
+checks run your own LabelMappedDataset: make it pass first.
 """)
 
 CIFAR_PER_BATCH = 6
@@ -584,30 +602,31 @@ def fake_cifar(side: Side) -> str:
 
 
 def cifar_pair(side: Side, **kwargs: object) -> dict[str, object]:
-    """``load_cifar_pair(root, **kwargs)`` on a fake CIFAR-10 (with the trusted LabelMappedDataset)."""
-    root = fake_cifar(side)
-    dataset = side.build(f"{FIX}:call_with_trusted", side.function("load_cifar_pair"),
-                         ["LabelMappedDataset"], root, **kwargs)
+    """``load_cifar_pair(root, **kwargs)`` on a fake CIFAR-10 (with the student's own LabelMappedDataset)."""
+    dataset = side.module.load_cifar_pair(fake_cifar(side), **kwargs)
     items = list(dataset)
     return {
-        "returns a LabelMappedDataset": side.type_names(dataset)[0].endswith(".TrustedLabelMappedDataset"),
+        "returns a LabelMappedDataset": side.type_names(dataset)[0].endswith(".LabelMappedDataset"),
         "len(dataset)": len(dataset),
         "the labels": [y for _, y in items],
         "the images (normalised)": torch.stack([x for x, _ in items]),
     }
 
 
-@suite.check("load_cifar_pair", "load_cifar_pair(root) on a tiny CIFAR-10 (5 x 6 training images): airplanes and birds")
+@suite.check("load_cifar_pair", "load_cifar_pair(root) with your own LabelMappedDataset on a tiny CIFAR-10 "
+             "(5 x 6 training images): airplanes and birds")
 def load_cifar_pair_training_set(side: Side) -> object:
     return cifar_pair(side)
 
 
-@suite.check("load_cifar_pair", "load_cifar_pair(root, train=False) on a tiny CIFAR-10: the test batch")
+@suite.check("load_cifar_pair", "load_cifar_pair(root, train=False) with your own LabelMappedDataset on a tiny "
+             "CIFAR-10: the test batch")
 def load_cifar_pair_test_set(side: Side) -> object:
     return cifar_pair(side, train=False)
 
 
-@suite.check("load_cifar_pair", "load_cifar_pair(root, train=True, label_map={1: 0, 9: 1, 3: 2})")
+@suite.check("load_cifar_pair", "load_cifar_pair(root, train=True, label_map={1: 0, 9: 1, 3: 2}) with your own "
+             "LabelMappedDataset")
 def load_cifar_pair_other_classes(side: Side) -> object:
     return cifar_pair(side, train=True, label_map={1: 0, 9: 1, 3: 2})
 

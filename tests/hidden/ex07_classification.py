@@ -1,6 +1,6 @@
 """Hidden checks for ex07_classification: softmax, cross-entropy, accuracy and two classifiers.
 
-Gradients are computed where the code runs (:func:`grader.fixtures_ex06.weighted_grads`).
+Gradients are computed where the code runs, by torch itself (``torch.autograd.functional.vjp``).
 ``evaluate`` is run on a classifier that answers differently in training and evaluation mode and
 records whether autograd was on (:mod:`grader.fixtures_ex07`). The house data for
 ``train_logistic`` is made by the checks with the tutorial's recipe, not by the student's
@@ -17,7 +17,7 @@ from grader.suite import Side, Suite
 suite = Suite("ex07_classification")
 
 FIX = "grader.fixtures_ex07"
-WEIGHTED_GRADS = "grader.fixtures_ex06:weighted_grads"
+VJP = "torch.autograd.functional:vjp"  # torch's own vector-Jacobian product, run where the code runs
 
 
 def probabilities(side: Side, n: int, c: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -70,7 +70,8 @@ def softmax_non_contiguous(side: Side) -> object:
 
 @suite.check("softmax", "gradient of (softmax(X) * weights).sum() with respect to X")
 def softmax_gradient(side: Side) -> object:
-    return side.build(WEIGHTED_GRADS, side.function("softmax"), side.randn(3, 4), side.randn(3, 4) * 3)
+    _, gradient = side.build(VJP, side.function("softmax"), side.randn(3, 4) * 3, side.randn(3, 4))
+    return {"gradient with respect to X": gradient}
 
 
 # ------------------------------------------------------------------ cross_entropy
@@ -111,8 +112,10 @@ def cross_entropy_certain(side: Side) -> object:
 
 @suite.check("cross_entropy", "gradient of (cross_entropy(y_hat, y) * weights).sum() with respect to y_hat")
 def cross_entropy_gradient(side: Side) -> object:
-    return side.build(WEIGHTED_GRADS, side.function("cross_entropy"), side.rand(4) + 0.5,
-                      probabilities(side, 4, 3), side.randint(0, 3, (4,)))
+    weights, y_hat, y = side.rand(4) + 0.5, probabilities(side, 4, 3), side.randint(0, 3, (4,))
+    of_y_hat = side.build("grader.fixtures:OfFirstArgument", side.function("cross_entropy"), y)
+    _, gradient = side.build(VJP, of_y_hat, y_hat, weights)
+    return {"gradient with respect to y_hat": gradient}
 
 
 # ------------------------------------------------------------------ accuracy

@@ -4,7 +4,9 @@ The reference's and the student's models are different code, so the checks never
 between them: ``grader.fixtures_ex08.seeded_weights`` fills each model's ``state_dict`` from the
 check's seed and each entry's name, which gives both models equal weights exactly when the
 attribute names and shapes follow the spec. Outputs, input and parameter gradients and
-BatchNorm buffers are then read out where the model lives and compared.
+BatchNorm buffers are then read out where the model lives and compared. ``train_epoch`` runs the
+student's own ``l2_penalty`` and the ``load_weights`` checks read files written by the student's own
+``save_weights`` (``uses=...``): no kit copy of an answer runs beside student code.
 """
 
 from __future__ import annotations
@@ -57,15 +59,18 @@ def _pick(side: Side, cuda: bool, mps: bool) -> object:
     return device.type
 
 
-@suite.check("pick_device", "pick_device() on this machine")
+@suite.check("pick_device", "pick_device() on this machine, where it answers as on a simulated one like it")
 def pick_device_on_this_machine(side: Side) -> object:
     device = side.module.pick_device()
     side.expect(type(device) is torch.device,
                 f"pick_device() returned {device!r}; return a torch.device, e.g. torch.device('cpu')")
-    expected = side.build(FIX + "this_machine_device")
-    side.expect(device.type == expected.type,
-                f"pick_device() returned {device.type!r} on a machine where the best device is {expected.type!r}")
-    return "the best device of the machine it runs on"  # the grader and the worker may see different devices
+    cuda, mps = side.build("torch.cuda:is_available"), side.build("torch.backends.mps:is_available")
+    simulated = side.build(FIX + "pick_device_on", side.function("pick_device"), cuda, mps)
+    side.expect(device == simulated,
+                f"pick_device() returned {device!r} on this machine (torch.cuda.is_available() {cuda}, "
+                f"torch.backends.mps.is_available() {mps}) but {simulated!r} on a simulated machine that answers "
+                "the same: decide with torch.cuda.is_available() and torch.backends.mps.is_available(), when called")
+    return "the device of the machine it runs on"  # the grader and the worker may see different devices
 
 
 @suite.check("pick_device", "pick_device() on a simulated machine with an NVIDIA GPU")
@@ -326,12 +331,12 @@ def l2_penalty_frozen_float64(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ train_epoch
-suite.item("train_epoch", points=3, timeout=10.0, hint="""
+suite.item("train_epoch", points=3, timeout=10.0, uses=("l2_penalty",), hint="""
 Start with model.train(). For every (inputs, targets) batch: inputs = inputs.to(device) and
 targets = targets.to(device) (assign the result!), loss = loss_fn(model(inputs), targets) +
 l2_penalty(model, l2_lambda), optimizer.zero_grad(), loss.backward(), optimizer.step(), and add
 loss.item() to a running total. Return total / number of batches: the mean over batches, even when
-the last batch is smaller. These checks run with the kit's own l2_penalty in place of yours.
+the last batch is smaller. These checks run your own l2_penalty: make it pass first.
 """)
 
 
@@ -339,8 +344,7 @@ def _epoch(side: Side, model: object, loader: object, optimizer: object, l2_lamb
            device: object = None) -> object:
     loss_fn = side.build("torch.nn:CrossEntropyLoss")
     device = side.device if device is None else device
-    mean_loss = side.build(FIX + "with_kit_l2_penalty", side.function("train_epoch"),
-                           model, loader, optimizer, loss_fn, device, l2_lambda)
+    mean_loss = side.module.train_epoch(model, loader, optimizer, loss_fn, device, l2_lambda)
     return {"returned mean loss": mean_loss, "weights after the epoch": side.build(FIX + "state_of", model)}
 
 
@@ -351,21 +355,24 @@ def _data(side: Side, n: int, batch_size: int, on_cpu: bool = False) -> object:
     return side.build("grader.fixtures:tensor_loader", x, y, batch_size)
 
 
-@suite.check("train_epoch", "train_epoch with SGD(lr=0.1) on 10 samples in batches of 4, 4 and 2", rtol=1e-5)
+@suite.check("train_epoch", "train_epoch with your own l2_penalty, SGD(lr=0.1) on 10 samples in batches of 4, 4 "
+             "and 2", rtol=1e-5)
 def train_epoch_three_batches(side: Side) -> object:
     model = _classifier(side, batch_norm=True)
     optimizer = side.build("torch.optim:SGD", model.parameters(), lr=0.1)
     return _epoch(side, model, _data(side, 10, 4), optimizer, 0.0)
 
 
-@suite.check("train_epoch", "train_epoch with l2_lambda=0.05 on 9 samples in batches of 3", rtol=1e-5)
+@suite.check("train_epoch", "train_epoch with your own l2_penalty, l2_lambda=0.05 on 9 samples in batches of 3",
+             rtol=1e-5)
 def train_epoch_with_penalty(side: Side) -> object:
     model = _classifier(side)
     optimizer = side.build("torch.optim:SGD", model.parameters(), lr=0.2)
     return _epoch(side, model, _data(side, 9, 3), optimizer, 0.05)
 
 
-@suite.check("train_epoch", "train_epoch on a BatchNorm model left in eval mode, l2_lambda=0.01", rtol=1e-5)
+@suite.check("train_epoch", "train_epoch with your own l2_penalty on a BatchNorm model left in eval mode, "
+             "l2_lambda=0.01", rtol=1e-5)
 def train_epoch_switches_to_train_mode(side: Side) -> object:
     model = _classifier(side, batch_norm=True)
     model.eval()
@@ -373,14 +380,15 @@ def train_epoch_switches_to_train_mode(side: Side) -> object:
     return _epoch(side, model, _data(side, 12, 5), optimizer, 0.01)
 
 
-@suite.check("train_epoch", "train_epoch with Adam on one batch of 6 samples", rtol=1e-5)
+@suite.check("train_epoch", "train_epoch with your own l2_penalty, Adam on one batch of 6 samples", rtol=1e-5)
 def train_epoch_one_batch(side: Side) -> object:
     model = _classifier(side, n_hidden=6)
     optimizer = side.build("torch.optim:Adam", model.parameters(), lr=0.01)
     return _epoch(side, model, _data(side, 6, 8), optimizer, 0.0)
 
 
-@suite.check("train_epoch", "train_epoch with CPU batches and a model on the GPU", rtol=1e-5, requires="cuda")
+@suite.check("train_epoch", "train_epoch with your own l2_penalty, CPU batches and a model on the GPU", rtol=1e-5,
+             requires="cuda")
 def train_epoch_moves_batches(side: Side) -> object:
     model = _classifier(side, batch_norm=True)
     optimizer = side.build("torch.optim:SGD", model.parameters(), lr=0.1)
@@ -415,21 +423,24 @@ def save_weights_linear(side: Side) -> object:
     return side.build(FIX + "read_weights_file", path)
 
 
-suite.item("load_weights", points=1, hint="""
+suite.item("load_weights", points=1, uses=("save_weights",), hint="""
 state_dict = torch.load(path, map_location=device, weights_only=True); model.load_state_dict(state_dict)
 (strict: a file from another architecture must raise RuntimeError); if device is not None,
-model.to(device); and return model itself.
+model.to(device); and return model itself. The checks load files written by your own save_weights:
+make it pass first.
 """)
 
 
 def _saved_classifier(side: Side, **kwargs: object) -> str:
+    """A file written by the student's own ``save_weights`` from a seeded classifier; its path."""
     source = seeded(side, _classifier(side, **kwargs))
     path = side.build(FIX + "scratch_file")
-    side.build(FIX + "write_weights_file", source, path)
+    side.module.save_weights(source, path)
     return path
 
 
-@suite.check("load_weights", "load_weights(fresh model, file, device) returns the same model holding the file's weights")
+@suite.check("load_weights", "load_weights(fresh model, file written by your own save_weights, device) returns "
+             "the same model holding the file's weights")
 def load_weights_round_trip(side: Side) -> object:
     path = _saved_classifier(side, batch_norm=True)
     target = _classifier(side, batch_norm=True)
@@ -439,7 +450,8 @@ def load_weights_round_trip(side: Side) -> object:
             "devices": side.build(FIX + "parameter_devices", target)}
 
 
-@suite.check("load_weights", "load_weights(model, file) with the default device=None")
+@suite.check("load_weights", "load_weights(model, file written by your own save_weights) with the default "
+             "device=None")
 def load_weights_default_device(side: Side) -> object:
     path = _saved_classifier(side, n_hidden=5)
     target = _classifier(side, n_hidden=5)
@@ -448,7 +460,8 @@ def load_weights_default_device(side: Side) -> object:
             "weights after loading": side.build(FIX + "state_of", target)}
 
 
-@suite.check("load_weights", "load_weights(model, file, 'cpu') with a device given as a string")
+@suite.check("load_weights", "load_weights(model, file written by your own save_weights, 'cpu') with a device "
+             "given as a string")
 def load_weights_string_device(side: Side) -> object:
     path = _saved_classifier(side)
     target = _classifier(side)
@@ -457,21 +470,24 @@ def load_weights_string_device(side: Side) -> object:
             "devices": side.build(FIX + "parameter_devices", target)}
 
 
-@suite.check("load_weights", "load_weights of a file from a model with BatchNorm into one without raises RuntimeError")
+@suite.check("load_weights", "load_weights of a file your own save_weights wrote from a model with BatchNorm, "
+             "into one without: RuntimeError")
 def load_weights_rejects_other_architecture(side: Side) -> object:
     path = _saved_classifier(side, batch_norm=True)
     target = _classifier(side)
     return side.build(FIX + "error_of", side.function("load_weights"), target, path)
 
 
-@suite.check("load_weights", "load_weights of a file with other layer sizes raises RuntimeError")
+@suite.check("load_weights", "load_weights of a file your own save_weights wrote with other layer sizes: "
+             "RuntimeError")
 def load_weights_rejects_other_sizes(side: Side) -> object:
     path = _saved_classifier(side, n_hidden=8)
     target = _classifier(side, n_hidden=5)
     return side.build(FIX + "error_of", side.function("load_weights"), target, path)
 
 
-@suite.check("load_weights", "load_weights(CPU model, file, 'cuda') moves the model to the GPU", requires="cuda")
+@suite.check("load_weights", "load_weights(CPU model, file written by your own save_weights, 'cuda') moves the "
+             "model to the GPU", requires="cuda")
 def load_weights_moves_to_gpu(side: Side) -> object:
     path = _saved_classifier(side, batch_norm=True)
     target = side.build("grader.fixtures:small_classifier", side.new_seed(), batch_norm=True)

@@ -1,10 +1,12 @@
 """Hidden checks for ex09_training_loops: metrics, train/test steps, parameter counts and fit().
 
 Models, optimizers and loaders are built where the code under test runs. ``train_step`` and
-``test_step`` get metric *spies* (``grader.fixtures_ex09``) that record what the step reports, and
-``fit`` runs with the kit's own metrics and steps swapped in, so each item is graded on its own
-code. The ``fit`` scenarios use fixed data whose validation loss goes up and down, so that early
-stopping, the patience counter and restoring the best weights all show in the result.
+``test_step`` get metric *spies* (``grader.fixtures_ex09``) that record what the step reports, so they
+are graded without the student's metrics. ``fit`` runs with the student's own metrics and steps
+(``uses=...``): no kit copy of an answer runs beside student code, and a mistake in one of them may
+cost ``fit``'s points too, which its feedback says. The ``fit`` scenarios use fixed data whose
+validation loss goes up and down, so that early stopping, the patience counter and restoring the best
+weights all show in the result.
 """
 
 from __future__ import annotations
@@ -291,13 +293,13 @@ def count_parameters_plain_and_frozen(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ fit
-suite.item("fit", points=3, timeout=20.0, hint="""
+suite.item("fit", points=3, timeout=20.0, uses=("MeanMetric", "AccuracyMetric", "train_step", "test_step"), hint="""
 Each epoch: reset the metrics, train_step over every train batch, test_step over every validation
 batch, append the four results to the history. Keep best_val_loss (start at infinity) and
 best_state = copy.deepcopy(model.state_dict()) of the best epoch; only a strictly lower val_loss
 counts and resets the counter of epochs without improvement; stop when that counter reaches
 patience. After the loop (early stop or not), model.load_state_dict(best_state). These checks run
-your fit with the kit's MeanMetric, AccuracyMetric, train_step and test_step.
+your own MeanMetric, AccuracyMetric, train_step and test_step: make those pass first.
 """)
 
 # Fixed data and seeds: with lr=1.0 the validation loss of this problem is, per epoch,
@@ -312,34 +314,35 @@ def _fit(side: Side, lr: float, epochs: int, patience: int | None, batch_norm: b
     model = classifier(side, MODEL_SEED, batch_norm=batch_norm)
     optimizer = side.build("torch.optim:SGD", model.parameters(), lr=lr)
     loss_fn = side.build("torch.nn:CrossEntropyLoss")
-    history = side.build(FIX + "with_kit_parts", side.function("fit"),
-                         model, train_loader, val_loader, loss_fn, optimizer, epochs, patience)
+    history = side.module.fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, patience)
     return {"history": history, "weights at return": state(side, model)}
 
 
-@suite.check("fit", "fit for 8 epochs without patience (best val_loss at epoch 5): history and final weights",
-             rtol=1e-4, atol=1e-5)
+@suite.check("fit", "fit with your own metrics and steps for 8 epochs without patience (best val_loss at "
+             "epoch 5): history and final weights", rtol=1e-4, atol=1e-5)
 def fit_restores_best_without_patience(side: Side) -> object:
     return _fit(side, lr=1.0, epochs=8, patience=None)
 
 
-@suite.check("fit", "fit with patience=2 for 15 epochs (val_loss worse at 4, better at 5, stops after 7)",
-             rtol=1e-4, atol=1e-5)
+@suite.check("fit", "fit with your own metrics and steps, patience=2 for 15 epochs (val_loss worse at 4, "
+             "better at 5, stops after 7)", rtol=1e-4, atol=1e-5)
 def fit_patience_two(side: Side) -> object:
     return _fit(side, lr=1.0, epochs=15, patience=2)
 
 
-@suite.check("fit", "fit with patience=1 for 15 epochs (stops after epoch 4, restores epoch 3)",
-             rtol=1e-4, atol=1e-5)
+@suite.check("fit", "fit with your own metrics and steps, patience=1 for 15 epochs (stops after epoch 4, "
+             "restores epoch 3)", rtol=1e-4, atol=1e-5)
 def fit_patience_one(side: Side) -> object:
     return _fit(side, lr=1.0, epochs=15, patience=1)
 
 
-@suite.check("fit", "fit with lr=0 (val_loss never strictly improves after epoch 1), patience=2, 10 epochs")
+@suite.check("fit", "fit with your own metrics and steps, lr=0 (val_loss never strictly improves after epoch 1), "
+             "patience=2, 10 epochs")
 def fit_equal_loss_is_no_improvement(side: Side) -> object:
     return _fit(side, lr=0.0, epochs=10, patience=2, batch_norm=False)
 
 
-@suite.check("fit", "fit with patience=10 on a steadily improving run of 4 epochs (lr=0.3)", rtol=1e-4, atol=1e-5)
+@suite.check("fit", "fit with your own metrics and steps, patience=10, on a steadily improving run of 4 epochs "
+             "(lr=0.3)", rtol=1e-4, atol=1e-5)
 def fit_improving_run(side: Side) -> object:
     return _fit(side, lr=0.3, epochs=4, patience=10)

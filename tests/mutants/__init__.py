@@ -1,8 +1,10 @@
 """Plausible wrong answers (mutants) and different-but-correct answers (equivalents) per module.
 
 Each ``tests/mutants/exNN_topic.py`` defines ``MUTANTS`` and ``EQUIVALENTS``; ``tests/test_mutants.py``
-applies each one to a copy of the reference solution and grades it: a mutant must lose points on
-exactly its item, an equivalent must keep full marks.
+applies each one to a copy of the reference solution and grades it: a mutant must lose points on its
+item and on no other item except those whose checks run it (the items that declare ``uses=`` of it in
+the hidden suite, directly or through another item), which must then say so in their feedback; an
+equivalent must keep full marks.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ class Mutant:
     description: str
     find: str
     replace: str
-    also: tuple[str, ...] = ()
-    """Items that call ``item`` and so may lose points too (ex02's grad_fn calls dloss_fn)."""
 
 
 @dataclass(frozen=True)

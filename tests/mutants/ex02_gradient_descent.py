@@ -1,10 +1,9 @@
 """Typical wrong answers and correct variants of ex02_gradient_descent (see tests/mutants/__init__.py).
 
 In this module items call each other: ``training_loop`` calls ``model`` and ``grad_fn``, and
-``grad_fn`` calls ``dloss_fn``, ``dmodel_dw`` and ``dmodel_db``. A mistake in a called item
-therefore also costs points on its callers. ``MUTANTS`` holds the mistakes that stay inside their
-item; ``CASCADING_MUTANTS`` maps each remaining mistake to the callers that may lose points with
-it (tests/test_mutants.py lets exactly those callers lose points too, and no other item).
+``grad_fn`` calls ``dloss_fn``, ``dmodel_dw`` and ``dmodel_db`` (the suite declares it with
+``uses=...``). A mistake in a called item may therefore also cost points on its callers, and only
+on them (tests/test_mutants.py reads the callers from the suite).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ MUTANTS = [
            find=_READINGS_U, replace=_READINGS_U.replace("55.9", "59.9")),
     Mutant("load_temperatures", "returns Python lists",
            find=_READINGS_C, replace=_READINGS_C.replace("torch.tensor(", "list(")),
-    # model (its other mistakes reach training_loop: see CASCADING_MUTANTS)
+    # model (its other mistakes reach training_loop, which uses it: below)
     Mutant("model", "calls a tensor method on w, so a Python float w fails",
            find="    return w * t_u + b\n", replace="    return w.mul(t_u) + b\n"),
     # loss_fn
@@ -62,39 +61,31 @@ MUTANTS = [
            replace=("        leaf = params.detach().requires_grad_(True)\n"
                     "        loss_fn(model(t_u, leaf[0], leaf[1]), t_c).backward()\n"
                     "        grad = leaf.grad\n")),
-]
-
-# Mistakes whose effect reaches the callers: item -> the mutant, and the items it may also cost.
-CASCADING_MUTANTS = [
-    (Mutant("model", "subtracts the bias", find="    return w * t_u + b\n", replace="    return w * t_u - b\n"),
-     ("training_loop",)),
-    (Mutant("model", "swaps weight and bias", find="    return w * t_u + b\n", replace="    return b * t_u + w\n"),
-     ("training_loop",)),
-    (Mutant("dloss_fn", "forgets the / N of the mean", find=" / t_p.size(0)", replace=""),
-     ("grad_fn", "training_loop")),
-    (Mutant("dloss_fn", "forgets the factor 2", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
-            replace="    return (t_p - t_c) / t_p.size(0)\n"), ("grad_fn", "training_loop")),
-    (Mutant("dloss_fn", "sums over the samples", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
-            replace="    return (2 * (t_p - t_c) / t_p.size(0)).sum()\n"), ("grad_fn", "training_loop")),
-    (Mutant("dloss_fn", "wrong sign (t_c - t_p)", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
-            replace="    return 2 * (t_c - t_p) / t_p.size(0)\n"), ("grad_fn", "training_loop")),
-    (Mutant("dmodel_dw", "returns w instead of t_u", find="    return t_u\n",
-            replace="    return w * torch.ones_like(t_u)\n"), ("grad_fn", "training_loop")),
-    (Mutant("dmodel_db", "returns 0.0", find="    return 1.0\n", replace="    return 0.0\n"),
-     ("grad_fn", "training_loop")),
-    (Mutant("dmodel_db", "returns t_u", find="    return 1.0\n", replace="    return t_u\n"),
-     ("grad_fn", "training_loop")),
-    (Mutant("grad_fn", "averages instead of summing over the samples",
-            find="    return torch.stack([dloss_dw.sum(), dloss_db.sum()])\n",
-            replace="    return torch.stack([dloss_dw.mean(), dloss_db.mean()])\n"), ("training_loop",)),
-    (Mutant("grad_fn", "returns [dL/db, dL/dw] in the wrong order",
-            find="    return torch.stack([dloss_dw.sum(), dloss_db.sum()])\n",
-            replace="    return torch.stack([dloss_db.sum(), dloss_dw.sum()])\n"), ("training_loop",)),
-    (Mutant("grad_fn", "uses autograd",
-            find="    dloss_dtp = dloss_fn(t_p, t_c)\n",
-            replace=("    wb = torch.stack([torch.as_tensor(w), torch.as_tensor(b)]).detach().requires_grad_(True)\n"
-                     "    loss_fn(model(t_u, wb[0], wb[1]), t_c).backward()\n    return wb.grad\n"
-                     "    dloss_dtp = dloss_fn(t_p, t_c)\n")), ("training_loop",)),
+    # mistakes whose effect reaches the callers (the items that use this one)
+    Mutant("model", "subtracts the bias", find="    return w * t_u + b\n", replace="    return w * t_u - b\n"),
+    Mutant("model", "swaps weight and bias", find="    return w * t_u + b\n", replace="    return b * t_u + w\n"),
+    Mutant("dloss_fn", "forgets the / N of the mean", find=" / t_p.size(0)", replace=""),
+    Mutant("dloss_fn", "forgets the factor 2", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
+           replace="    return (t_p - t_c) / t_p.size(0)\n"),
+    Mutant("dloss_fn", "sums over the samples", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
+           replace="    return (2 * (t_p - t_c) / t_p.size(0)).sum()\n"),
+    Mutant("dloss_fn", "wrong sign (t_c - t_p)", find="    return 2 * (t_p - t_c) / t_p.size(0)\n",
+           replace="    return 2 * (t_c - t_p) / t_p.size(0)\n"),
+    Mutant("dmodel_dw", "returns w instead of t_u", find="    return t_u\n",
+           replace="    return w * torch.ones_like(t_u)\n"),
+    Mutant("dmodel_db", "returns 0.0", find="    return 1.0\n", replace="    return 0.0\n"),
+    Mutant("dmodel_db", "returns t_u", find="    return 1.0\n", replace="    return t_u\n"),
+    Mutant("grad_fn", "averages instead of summing over the samples",
+           find="    return torch.stack([dloss_dw.sum(), dloss_db.sum()])\n",
+           replace="    return torch.stack([dloss_dw.mean(), dloss_db.mean()])\n"),
+    Mutant("grad_fn", "returns [dL/db, dL/dw] in the wrong order",
+           find="    return torch.stack([dloss_dw.sum(), dloss_db.sum()])\n",
+           replace="    return torch.stack([dloss_db.sum(), dloss_dw.sum()])\n"),
+    Mutant("grad_fn", "uses autograd",
+           find="    dloss_dtp = dloss_fn(t_p, t_c)\n",
+           replace=("    wb = torch.stack([torch.as_tensor(w), torch.as_tensor(b)]).detach().requires_grad_(True)\n"
+                    "    loss_fn(model(t_u, wb[0], wb[1]), t_c).backward()\n    return wb.grad\n"
+                    "    dloss_dtp = dloss_fn(t_p, t_c)\n")),
 ]
 
 EQUIVALENTS = [

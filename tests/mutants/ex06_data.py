@@ -195,6 +195,7 @@ EQUIVALENTS = [
                         "    for i in range(0, num_examples, batch_size):\n"
                         "        batch_indices = torch.tensor(indices[i: min(i + batch_size, num_examples)])\n"
                         "        yield features[batch_indices], labels[batch_indices]\n")),
+    # train_linreg runs the student's own data_iter: its checks must hold whatever order data_iter shuffles in
     Equivalent("data_iter with another shuffle (argsort of uniform numbers) and a print",
                find=_PERM,
                replace=("    indices = torch.argsort(torch.rand(num_examples, generator=generator)).to(features.device)\n"
