@@ -1,38 +1,98 @@
 """``grade batch``: grade a folder of submissions in parallel, resumably, into a gradebook.
 
-The pipeline: discover the submissions, skip those already reported (``--resume``), compute the
-reference results once, then let ``jobs`` grading services (each one sandboxed zygote) take
-submissions from a queue: make a private copy, grade it, write its report and feedback, and
-rewrite the gradebook atomically. A submission that cannot be graded gets a row with the reason.
+The pipeline: discover the submissions, skip those already reported (``--resume``), then let
+``jobs`` forked job processes, each with its own sandboxed :class:`GradingService`, take the
+submissions one at a time: make a fresh private copy, grade it, write its report and feedback.
+This process hands out the submissions, collects the rows, rewrites the gradebook atomically after
+each one, and has the reference results computed once, by a child process, the first time a job
+needs them (this process itself runs no torch code, so it can fork a fresh job at any time).
+
+Nothing one submission sends or does costs the others their grades; every submission gets a row:
+
+- A grading attempt that raises (the sandboxed zygote died, any other exception) closes the job's
+  grading service; the submission is graded once more with a fresh one, and if that fails too its
+  row is ``grader_error: <what happened>``. The job goes on with the next submission.
+- A job process that dies (SIGKILL, a segfault) or spends longer than :attr:`Batch.time_limit` on
+  one submission (counted from its announcement, ``("started", name)``) is replaced; the submission
+  it had announced is graded again once, in the new process; a second death makes its row
+  ``grader_error``.
+- A ``grader_error`` row is blank in ``grades.csv`` (empty score cells, not 0), listed in
+  ``summary.json`` under ``grader_errors`` and at the end of the printed summary, left out of the
+  statistics, and graded again by ``--resume``: it is never final.
+- The batch stops with :class:`GraderUnavailable` only when the grader cannot work at all: when
+  ``2 * jobs + 2`` grader failures in a row (a grading service that does not start, a job process
+  that dies before it started on a submission) happen with no submission graded in between, or
+  when the reference results cannot be computed (the kit itself is broken). The rows written so
+  far stay in the gradebook, and ``--resume`` finishes after the fix.
+
+The grader's own files live in ``OUT/.grader/`` (no submission can have that name: hidden entries
+are not submissions) under names the grader generates, never derived from a submission's name:
+``expected.data`` and one fresh ``copies/<pid>-<n>-<random>/`` per grading attempt, removed
+afterwards (what a worker made unremovable is left behind, never reused). Report, feedback and
+state files are named by :func:`file_keys`. One batch at a time per ``OUT``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import lzma
 import multiprocessing
 import os
-import queue
+import re
 import shutil
+import signal
+import stat
 import sys
+import tempfile
 import threading
 import time
+import zipfile
+import zlib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TextIO
 
 import torch
 
-from grader import catalogue, gradebook, submissions
-from grader.engine import GradingService, ReferenceCache, write_expected
+from grader import catalogue, engine, gradebook, submissions
+from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
 from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
 from grader.report import GradeReport, report_from_dict
+
+INTERNAL_DIR = ".grader"
+"""The grader's own folder in ``OUT``: a hidden name, which :func:`submissions.discover` never returns."""
+EXPECTED_FILE = "expected.data"
+COPIES_DIR = "copies"
+WATCHDOG_FACTOR = 4.0
+DEFAULT_TIME_LIMIT = 4 * 3600.0
+START_ALLOWANCE = 600.0  # for a job to announce the submission it was handed (its service may be starting)
+# What reading a damaged or unsupported zip raises (besides submissions.Rejected): the student's fault.
+UNREADABLE_ZIP = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, EOFError, RuntimeError,
+                  ValueError)
+_KEY_PATTERN = re.compile(r"[A-Za-z0-9@+-][A-Za-z0-9._@+-]*")
 
 
 @dataclass
 class Row:
+    """One line of the gradebook: the report (None when there is none) and the status."""
+
     name: str
     report: GradeReport | None
     status: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade, as handed to a job process: its name, source path and file key."""
+
+    name: str
+    source: str
+    key: str
 
 
 class Progress:
@@ -64,14 +124,128 @@ class Progress:
                                   f"{rate:.2f}/s, about {left:.0f}s left\n")
             self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """A line about one submission (a retry, a replaced process) between the progress updates."""
+        with self.lock:
+            self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+            self.stream.flush()
 
+
+# ---------------------------------------------------------------- helpers
+def describe(error: BaseException) -> str:
+    """``Type: message`` on one line, at most 300 characters (for a status cell or a progress line)."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def exit_cause(code: int | None) -> str:
+    """How a process ended, from its exit code: ``was killed by SIGKILL``, ``exited with code 1``."""
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def file_keys(names: list[str]) -> dict[str, str]:
+    """A distinct file name stem per submission name: :func:`submissions.safe_name`, then ``-2``, ``-3``...
+
+    Stems differ even ignoring case (macOS and Windows file systems), contain no path separator and
+    never start with a dot, so ``reports/<stem>.json``, ``feedback/<stem>.md`` and ``.state/<stem>.json``
+    stay inside ``OUT`` and two submissions never share a file. The same names give the same stems.
+    """
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        stem = submissions.safe_name(name)
+        if not _KEY_PATTERN.fullmatch(stem):
+            stem = "submission"
+        candidate, counter = stem, 2
+        while candidate.casefold() in used:
+            candidate = f"{stem}-{counter}"
+            counter += 1
+        used.add(candidate.casefold())
+        keys[name] = candidate
+    return keys
+
+
+def remove_tree(path: Path) -> bool:
+    """Remove ``path`` and everything under it; never raises. True when it is gone.
+
+    A worker may leave read-only files or directories with mode 000: a step that fails makes its
+    directory accessible (never through a symbolic link) and is tried again once. What still cannot
+    be removed is left where it is.
+    """
+    root = os.fspath(path)
+    tried: set[str] = set()
+
+    def retry(_function: object, failed: str, _error: object) -> None:
+        if failed in tried:
+            return
+        tried.add(failed)
+        with contextlib.suppress(OSError):
+            if failed != root:
+                _make_accessible(os.path.dirname(failed))
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                _make_accessible(failed)
+                _rmtree(failed, retry)
+            else:
+                os.unlink(failed)
+
+    with contextlib.suppress(OSError):
+        _rmtree(root, retry)
+    return not os.path.lexists(root)
+
+
+def _make_accessible(folder: str) -> None:
+    if not os.path.islink(folder):
+        os.chmod(folder, stat.S_IRWXU)
+
+
+def _rmtree(path: str, handler: Callable[[object, str, object], None]) -> None:
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=handler)
+    else:
+        shutil.rmtree(path, onerror=handler)
+
+
+def submission_time_limit(selection: catalogue.Selection) -> float:
+    """Seconds after which a job still grading one submission is presumed hung and replaced.
+
+    A backstop only: the engine bounds every import and check, so a submission never reaches it;
+    a grading service that stops answering does. Four times the sum of the selected checks' and
+    imports' limits, plus ten minutes (or four hours when the suites cannot be read here).
+    """
+    try:
+        total = 0.0
+        for module in selection.modules:
+            total += engine.IMPORT_TIMEOUT
+            wanted = selection.items[module.name]
+            for item in engine.load_suite(module.name).items.values():
+                if wanted is None or item.name in wanted:
+                    total += sum((check.timeout or item.timeout) + 1.0 for check in item.checks)
+    except Exception:
+        return DEFAULT_TIME_LIMIT
+    return WATCHDOG_FACTOR * total + 600.0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# ---------------------------------------------------------------- the batch
 class Batch:
-    """One ``grade batch`` run."""
+    """One ``grade batch`` run (see the module docstring for what happens when something fails)."""
 
     def __init__(self, source: Path, out: Path, selection: catalogue.Selection, device: torch.device,
                  jobs: int, resume: bool, progress_stream: TextIO = sys.stderr,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, allow_unsandboxed: bool = False) -> None:
         self.memory_limit = memory_limit
+        self.allow_unsandboxed = allow_unsandboxed
+        self.isolation = "unknown"
         self.source = source
         self.out = out
         self.selection = selection
@@ -82,7 +256,10 @@ class Batch:
         self.reports_dir = out / "reports"
         self.feedback_dir = out / "feedback"
         self.state_dir = out / ".state"
-        self.work_dir = out / ".work"
+        self.grader_dir = out / INTERNAL_DIR
+        self.expected_file = self.grader_dir / EXPECTED_FILE
+        self.copies_dir = self.grader_dir / COPIES_DIR
+        self.time_limit: float | None = None  # per submission; None: submission_time_limit(selection)
         self.rows: dict[str, Row] = {}
         self.lock = threading.Lock()
         self.module_names = [m.name for m in selection.modules]
@@ -91,10 +268,11 @@ class Batch:
 
     # ------------------------------------------------------------ pipeline
     def run(self) -> dict:
-        entries = submissions.discover(self.source)
-        if not entries:
-            raise catalogue.UsageError(f"{self.source} holds no submissions: put one folder or .zip per student in it")
-        keys = self._file_keys(entries)
+        """Grade every submission not already reported; write the gradebook and the summary; return it."""
+        entries = self._entries()
+        # before anything is written: refuses (UsageError) when only reduced isolation works here
+        self.isolation = probe_isolation(self.device, self.allow_unsandboxed)
+        keys = file_keys([entry.name for entry in entries])
         for folder in (self.reports_dir, self.feedback_dir, self.state_dir):
             folder.mkdir(parents=True, exist_ok=True)
         todo = []
@@ -103,127 +281,69 @@ class Batch:
             if restored is not None:
                 self.rows[entry.name] = restored
             else:
-                todo.append(entry)
+                todo.append(Task(entry.name, str(entry.source), keys[entry.name]))
         progress = Progress(len(todo), self.progress_stream)
         if todo:
-            self._grade_all(todo, keys, progress)
+            try:
+                self._grade_all(todo, progress)
+            except BaseException:  # stopped (Ctrl-C, the grader cannot work): the rows so far are the gradebook
+                with contextlib.suppress(OSError):
+                    self._write_gradebook()
+                raise
         self._write_gradebook()
         data = gradebook.summary([(r.name, r.report, r.status) for r in self.rows.values()])
         data["skipped_by_resume"] = len(entries) - len(todo)
+        data["isolation"] = self.isolation
         gradebook.save_json(self.out / "summary.json", data)
-        shutil.rmtree(self.work_dir, ignore_errors=True)
         return data
 
-    def _grade_all(self, todo: list[submissions.Submission], keys: dict[str, str], progress: Progress) -> None:
-        """Grade ``todo`` in ``jobs`` forked grader processes; rows come back here for the gradebook.
+    def _entries(self) -> list[submissions.Submission]:
+        """The submissions, less ``OUT`` itself should it lie in the submissions folder."""
+        out = self.out.resolve()
+        entries = [e for e in submissions.discover(self.source) if e.source.resolve() != out]
+        if not entries:
+            raise catalogue.UsageError(f"{self.source} holds no submissions: put one folder or .zip per student in it")
+        return entries
 
-        The job processes are forked before any torch computation (so they share the already
-        imported torch and never inherit CUDA state), each starts its own sandboxed zygote and takes
-        submissions from a queue. The first time one needs a reference result, this process
-        computes them all, once for the whole batch, and the jobs load them (stubs need none). One process per job, not one thread: the grader's own Python work (encoding,
-        comparing) then runs on every core instead of queueing for one interpreter lock.
-        """
-        context = multiprocessing.get_context("fork")
-        tasks = context.Queue()
-        results = context.Queue()
-        expected_needed = context.Event()
-        expected_ready = context.Event()
-        expected_file = self.work_dir / "expected.pt"
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        for entry in todo:
-            tasks.put((entry.name, str(entry.source), keys[entry.name]))
-        count = min(self.jobs, len(todo))
-        for _ in range(count):
-            tasks.put(None)
-        children = [context.Process(target=self._job,
-                                    args=(tasks, results, expected_needed, expected_ready, expected_file),
-                                    daemon=True) for _ in range(count)]
-        for child in children:
-            child.start()
+    def _grade_all(self, todo: list[Task], progress: Progress) -> None:
+        """Grade ``todo`` in job processes (see :class:`_Scheduler`); ``OUT/.grader`` is gone afterwards."""
+        remove_tree(self.grader_dir)  # what an interrupted run left
+        self.grader_dir.mkdir(mode=0o700, parents=True)  # students' copies: no other uid may read them
+        self.copies_dir.mkdir(mode=0o700, exist_ok=True)
+        if self.time_limit is None:
+            self.time_limit = submission_time_limit(self.selection)
         try:
-            finished = 0
-            while finished < len(todo):
-                if expected_needed.is_set() and not expected_ready.is_set():
-                    write_expected(self.selection, self.device, expected_file)
-                    expected_ready.set()
-                try:
-                    message = results.get(timeout=1.0)
-                except queue.Empty:
-                    if not any(child.is_alive() for child in children):
-                        raise GraderUnavailable("every grading process stopped; see the messages above") from None
-                    continue
-                if message[0] == "failed":
-                    raise GraderUnavailable(f"a grading process failed: {message[1]}")
-                _, name, status, report_data = message
-                report = report_from_dict(report_data) if report_data is not None else None
-                with self.lock:
-                    self.rows[name] = Row(name, report, status)
-                    self._write_gradebook()
-                progress.advance(name, status)
-                finished += 1
+            _Scheduler(self, todo, progress).run()
         finally:
-            for child in children:
-                if child.is_alive():
-                    child.terminate()
-            for child in children:
-                child.join(timeout=10)
-                if child.is_alive():
-                    child.kill()
+            remove_tree(self.grader_dir)
 
-    def _job(self, tasks: object, results: object, expected_needed: object, expected_ready: object,
-             expected_file: Path) -> None:
-        """One grading process: its own zygote, the shared reference results, submissions from the queue."""
-        def load_expected(cache: ReferenceCache) -> None:
-            expected_needed.set()  # type: ignore[attr-defined]
-            expected_ready.wait()  # type: ignore[attr-defined]
-            cache.load(expected_file, self.device)
-
+    def job_main(self, connection: Connection, inherited: list[Connection]) -> None:
+        """The body of one forked job process: grade what the parent sends until told to stop."""
+        for other in inherited:
+            other.close()
+        signal.signal(signal.SIGTERM, _interrupt)
+        job = _GradingJob(self, connection)
         try:
-            service = GradingService(self.device, ReferenceCache(load_expected), memory_limit=self.memory_limit)
-        except BaseException as error:
-            results.put(("failed", f"{type(error).__name__}: {error}"))  # type: ignore[attr-defined]
-            return
-        try:
-            while True:
-                task = tasks.get()  # type: ignore[attr-defined]
-                if task is None:
-                    return
-                name, source, key = task
-                row = self._grade_one(service, submissions.Submission(name, Path(source)), key)
-                self._save(row, key)
-                report_data = row.report.to_dict() if row.report is not None else None
-                results.put(("done", row.name, row.status, report_data))  # type: ignore[attr-defined]
-        except KeyboardInterrupt:
-            return
-        except BaseException as error:
-            results.put(("failed", f"{type(error).__name__}: {error}"))  # type: ignore[attr-defined]
+            job.serve()
+        except (KeyboardInterrupt, EOFError, BrokenPipeError, ConnectionResetError):
+            pass  # stopped by the parent, or the parent is gone
         finally:
-            service.close()
-
-    def _grade_one(self, service: GradingService, entry: submissions.Submission, key: str) -> Row:
-        private = self.work_dir / key
-        shutil.rmtree(private, ignore_errors=True)
-        try:
-            prepared = submissions.prepare(entry, private)
-        except submissions.Rejected as reason:
-            row = Row(entry.name, None, f"rejected: {reason}")
-        else:
-            if not prepared.modules:
-                row = Row(entry.name, None, "empty")
-            else:
-                report = service.grade(prepared.folder, self.selection, name=entry.name)
-                status = "ok"
-                if report.problems:
-                    status = "ok (" + "; ".join(report.problems) + ")"
-                row = Row(entry.name, report, status)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-        return row
+            job.close()
 
     # ------------------------------------------------------------ outputs
-    def _save(self, row: Row, key: str) -> None:
+    def record(self, row: Row) -> None:
+        """Take a finished row and rewrite the gradebook."""
+        with self.lock:
+            self.rows[row.name] = row
+            self._write_gradebook()
+
+    def save(self, row: Row, key: str) -> None:
+        """Write a row's report, feedback and resume state (the files named by ``key``)."""
+        report_file = self.reports_dir / f"{key}.json"
         if row.report is not None:
-            gradebook.write_atomically(self.reports_dir / f"{key}.json", row.report.to_json() + "\n")
+            gradebook.write_atomically(report_file, row.report.to_json() + "\n")
+        else:
+            report_file.unlink(missing_ok=True)  # an earlier run's report is not this row's
         gradebook.write_atomically(self.feedback_dir / f"{key}.md",
                                    gradebook.feedback_markdown(row.name, row.report, row.status))
         gradebook.save_json(self.state_dir / f"{key}.json", {"name": row.name, "status": row.status,
@@ -235,9 +355,10 @@ class Batch:
                                    gradebook.gradebook_csv(rows, self.module_names, self.max_scores))
 
     def _restore(self, name: str, key: str) -> Row | None:
+        """The saved row of ``name`` (``--resume``), or None when it must be graded: none, stale, or a grader error."""
         try:
             state = json.loads((self.state_dir / f"{key}.json").read_text(encoding="utf-8"))
-            if state.get("name") != name:
+            if state.get("name") != name or gradebook.is_grader_error(str(state["status"])):
                 return None
             report = None
             if state["has_report"]:
@@ -248,19 +369,358 @@ class Batch:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    @staticmethod
-    def _file_keys(entries: list[submissions.Submission]) -> dict[str, str]:
-        keys: dict[str, str] = {}
-        used: set[str] = set()
-        for entry in entries:
-            key = submissions.safe_name(entry.name)
-            candidate, counter = key, 2
-            while candidate in used:
-                candidate = f"{key}-{counter}"
-                counter += 1
-            used.add(candidate)
-            keys[entry.name] = candidate
-        return keys
+
+# ---------------------------------------------------------------- inside a job process
+class _GradingJob:
+    """One job process's work: a grading service, submissions from the parent, a row back for each.
+
+    Messages to the parent: ``("started", name)``, ``("done", name, status, report_dict)``,
+    ``("service", ok, detail, name)`` after each start of a grading service, ``("note", text)`` and
+    ``("expected",)`` (answered ``"expected ready"`` once the reference results are written).
+    """
+
+    def __init__(self, batch: Batch, connection: Connection) -> None:
+        self.batch = batch
+        self.connection = connection
+        self.service: GradingService | None = None
+        self.attempts = 0
+
+    def serve(self) -> None:
+        with contextlib.suppress(GraderUnavailable):
+            self._service(None)  # at once: its torch import overlaps the wait for a submission
+        while True:
+            task = self.connection.recv()
+            if task is None:
+                return
+            self.connection.send(("started", task.name))
+            row = self.grade(task)
+            self.batch.save(row, task.key)
+            report_data = row.report.to_dict() if row.report is not None else None
+            self.connection.send(("done", row.name, row.status, report_data))
+
+    def grade(self, task: Task) -> Row:
+        """Grade ``task``; after an exception once more with a fresh service; then a ``grader_error`` row."""
+        try:
+            return self._attempt(task)
+        except Exception as error:
+            first = describe(error)
+        self.close()
+        note = f"grading {task.name} failed ({first}); grading it once more with a fresh grading service"
+        self.connection.send(("note", note))
+        try:
+            return self._attempt(task)
+        except Exception as error:
+            second = describe(error)
+        self.close()
+        return Row(task.name, None, gradebook.grader_error_status(
+            f"the grader failed twice on {task.name} ({second}); not the student's fault: "
+            "`grade batch ... --resume` grades it again"))
+
+    def _attempt(self, task: Task) -> Row:
+        entry = submissions.Submission(task.name, Path(task.source))
+        copy = self._fresh_folder()
+        try:
+            try:
+                prepared = submissions.prepare(entry, copy / "submission")
+            except submissions.Rejected as reason:
+                return Row(task.name, None, f"rejected: {reason}")
+            except UNREADABLE_ZIP as error:
+                if not entry.is_zip:
+                    raise
+                return Row(task.name, None, f"rejected: {entry.source.name} cannot be unpacked ({describe(error)}); "
+                                            "submit a plain .zip")
+            if not prepared.modules:
+                return Row(task.name, None, "empty")
+            report = self._service(task.name).grade(prepared.folder, self.batch.selection, name=task.name)
+        finally:
+            remove_tree(copy)
+        status = "ok" if not report.problems else "ok (" + "; ".join(report.problems) + ")"
+        return Row(task.name, report, status)
+
+    def _fresh_folder(self) -> Path:
+        """A new, empty private folder for one grading attempt, never used before."""
+        self.attempts += 1
+        self.batch.copies_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{self.attempts}-", dir=self.batch.copies_dir))
+
+    def _service(self, name: str | None) -> GradingService:
+        """The job's grading service, started if it has none; the parent hears of every start."""
+        if self.service is None:
+            try:
+                self.service = GradingService(self.batch.device, ReferenceCache(self._load_expected),
+                                              memory_limit=self.batch.memory_limit)
+            except Exception as error:
+                self.connection.send(("service", False, describe(error), name))
+                raise GraderUnavailable(f"no grading service could be started: {describe(error)}") from error
+            self.connection.send(("service", True, "", name))
+        return self.service
+
+    def _load_expected(self, cache: ReferenceCache) -> None:
+        self.connection.send(("expected",))
+        if self.connection.recv() != "expected ready":
+            raise GraderUnavailable("the batch sent no reference results")
+        cache.load(self.batch.expected_file, self.batch.device)
+
+    def close(self) -> None:
+        """Close the grading service, if any (a failing close is not this job's problem)."""
+        service, self.service = self.service, None
+        if service is not None:
+            with contextlib.suppress(Exception):
+                service.close()
+
+
+# ---------------------------------------------------------------- in the batch's own process
+@dataclass
+class _Job:
+    """This process's view of one job process: the submission it has (None: idle), since when."""
+
+    process: BaseProcess
+    connection: Connection
+    task: Task | None = None
+    announced: bool = False
+    since: float = 0.0
+
+
+class _Reference:
+    """The reference results: computed once, by a child process, when a job first asks for them."""
+
+    def __init__(self, batch: Batch, spawn: Callable[[Callable[..., None], tuple], tuple[BaseProcess, Connection]]):
+        self.batch = batch
+        self.spawn = spawn
+        self.process: BaseProcess | None = None
+        self.connection: Connection | None = None
+        self.ready = False
+        self.waiting: list[_Job] = []
+
+    def request(self, job: _Job) -> None:
+        if self.ready:
+            _send(job.connection, "expected ready")
+            return
+        self.waiting.append(job)
+        if self.process is None:
+            self.process, self.connection = self.spawn(_compute_expected, (self.batch.selection, self.batch.device,
+                                                                          self.batch.expected_file))
+
+    def handles(self) -> list[object]:
+        return [self.process.sentinel] if self.process is not None and not self.ready else []
+
+    def poll(self) -> None:
+        """Once the computing process has finished, answer the jobs waiting; raise if it failed."""
+        if self.process is None or self.ready or self.process.is_alive():
+            return
+        message = None
+        with contextlib.suppress(EOFError, OSError):
+            if self.connection is not None and self.connection.poll():
+                message = self.connection.recv()
+        if message != ("ok",):
+            detail = message[1] if isinstance(message, tuple) and len(message) == 2 else (
+                f"the process computing them {exit_cause(self.process.exitcode)}")
+            raise GraderUnavailable(f"the reference results could not be computed ({detail}): the kit itself is "
+                                    "broken and no submission can be graded. Check it with "
+                                    "`pytest tests/test_reference_and_stubs.py`, then run the same command with "
+                                    "--resume.")
+        self.ready = True
+        now = time.monotonic()
+        for job in self.waiting:
+            job.since = now  # the wait was not the submission's time
+            _send(job.connection, "expected ready")
+        self.waiting.clear()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=10)
+        if self.connection is not None:
+            self.connection.close()
+
+
+def _compute_expected(connection: Connection, inherited: list[Connection], selection: catalogue.Selection,
+                      device: torch.device, path: Path) -> None:
+    for other in inherited:
+        other.close()
+    try:
+        write_expected(selection, device, path)
+    except Exception as error:
+        connection.send(("failed", describe(error)))
+        return
+    connection.send(("ok",))
+
+
+def _send(connection: Connection, message: object) -> None:
+    """Send to a job; a job that is gone is noticed by its exit, not here."""
+    with contextlib.suppress(OSError, ValueError):
+        connection.send(message)
+
+
+class _Scheduler:
+    """Hands submissions to job processes one at a time, collects their rows, replaces dead jobs."""
+
+    def __init__(self, batch: Batch, todo: list[Task], progress: Progress) -> None:
+        self.batch = batch
+        self.progress = progress
+        self.queue: deque[Task] = deque(todo)
+        self.remaining = {task.name for task in todo}
+        self.deaths: dict[str, int] = {}
+        self.jobs: list[_Job] = []
+        self.failures_in_a_row = 0
+        self.failure_limit = 2 * batch.jobs + 2
+        self.context = multiprocessing.get_context("fork")
+        self.reference = _Reference(batch, self._fork)
+        self.time_limit = batch.time_limit or DEFAULT_TIME_LIMIT
+
+    def run(self) -> None:
+        """Until every submission has a row; then stop the jobs (at once on an exception or Ctrl-C)."""
+        finished = False
+        try:
+            while self.remaining:
+                self._staff()
+                self._dispatch()
+                self._wait()
+            finished = True
+        finally:
+            self._stop(graceful=finished)
+
+    # ------------------------------------------------------------ processes
+    def _fork(self, target: Callable[..., None], args: tuple) -> tuple[BaseProcess, Connection]:
+        """Fork ``target(connection, inherited, *args)``; ``inherited``: this process's other pipe ends."""
+        ours, theirs = self.context.Pipe(duplex=True)
+        inherited = [job.connection for job in self.jobs] + [ours]
+        if self.reference.connection is not None:
+            inherited.append(self.reference.connection)
+        process = self.context.Process(target=target, args=(theirs, inherited, *args), daemon=True)
+        process.start()
+        theirs.close()
+        return process, ours
+
+    def _staff(self) -> None:
+        """Keep ``jobs`` job processes (no more than there are submissions left)."""
+        while len(self.jobs) < min(self.batch.jobs, len(self.remaining)):
+            process, connection = self._fork(self.batch.job_main, ())
+            self.jobs.append(_Job(process, connection))
+
+    def _dispatch(self) -> None:
+        for job in self.jobs:
+            if job.task is None and self.queue:
+                job.task, job.announced, job.since = self.queue.popleft(), False, time.monotonic()
+                _send(job.connection, job.task)
+
+    def _wait(self) -> None:
+        """Handle what the jobs sent; bury the jobs that died or overran the time limit."""
+        handles = [job.connection for job in self.jobs] + [job.process.sentinel for job in self.jobs]
+        wait(handles + self.reference.handles(), timeout=1.0)
+        for job in list(self.jobs):
+            self._read(job)
+        self.reference.poll()
+        for job in list(self.jobs):
+            if not job.process.is_alive():
+                self._bury(job, exit_cause(job.process.exitcode))
+            elif self._overdue(job):
+                job.process.kill()
+                job.process.join(timeout=10)
+                self._bury(job, f"was still busy after {self._limit(job):.0f} s and was killed")
+
+    def _limit(self, job: _Job) -> float:
+        """Seconds a job may keep its submission: from its announcement, or (a slow service start first)
+        from being handed it."""
+        return self.time_limit if job.announced else max(self.time_limit, START_ALLOWANCE)
+
+    def _overdue(self, job: _Job) -> bool:
+        return job.task is not None and time.monotonic() - job.since > self._limit(job)
+
+    def _stop(self, graceful: bool) -> None:
+        """Ask the jobs to finish (graceful) or interrupt them; kill what is left after a while."""
+        for job in self.jobs:
+            if graceful:
+                _send(job.connection, None)
+            elif job.process.is_alive():
+                job.process.terminate()
+        deadline = time.monotonic() + (30.0 if graceful else 5.0)
+        for job in self.jobs:
+            job.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for job in self.jobs:
+            if job.process.is_alive():
+                job.process.kill()
+                job.process.join(timeout=10)
+            job.connection.close()
+        self.jobs.clear()
+        self.reference.stop()
+
+    # ------------------------------------------------------------ messages
+    def _read(self, job: _Job) -> None:
+        """Handle every message ``job`` has sent (a dead job's last ones included)."""
+        try:
+            while job.connection.poll():
+                self._handle(job, job.connection.recv())
+        except (EOFError, OSError):
+            pass  # the job is gone: its exit is handled by _wait
+
+    def _handle(self, job: _Job, message: tuple) -> None:
+        kind = message[0]
+        if kind == "started":
+            job.announced = job.task is not None and message[1] == job.task.name
+            job.since = time.monotonic()
+        elif kind == "done":
+            self._done(job, Row(message[1], report_from_dict(message[3]) if message[3] is not None else None,
+                                message[2]))
+        elif kind == "service" and not message[1]:
+            where = f" for {message[3]}" if message[3] else ""
+            self._grader_failure(f"a grading service could not start{where}: {message[2]}")
+        elif kind == "note":
+            self.progress.note(message[1])
+        elif kind == "expected":
+            self.reference.request(job)
+
+    def _done(self, job: _Job, row: Row) -> None:
+        job.task = None
+        if not gradebook.is_grader_error(row.status):
+            self.failures_in_a_row = 0
+        self._record(row)
+
+    def _record(self, row: Row) -> None:
+        self.batch.record(row)
+        self.remaining.discard(row.name)
+        self.progress.advance(row.name, row.status)
+
+    # ------------------------------------------------------------ failures
+    def _bury(self, job: _Job, cause: str) -> None:
+        """A job process is gone: replace it (in _staff) and deal with the submission it had."""
+        self._read(job)  # a row it finished just before dying counts
+        self.jobs.remove(job)
+        job.connection.close()
+        job.process.join(timeout=10)
+        task = job.task
+        if task is None:
+            self._grader_failure(f"a grading process {cause} between two submissions")
+        elif not job.announced:
+            self.queue.appendleft(task)
+            self._grader_failure(f"a grading process {cause} before it started on {task.name}")
+        else:
+            self._died_on(task, cause)
+
+    def _died_on(self, task: Task, cause: str) -> None:
+        """The job grading ``task`` died: grade it again once in a fresh process, then a ``grader_error`` row."""
+        self.deaths[task.name] = self.deaths.get(task.name, 0) + 1
+        if self.deaths[task.name] < 2:
+            self.progress.note(f"the grading process {cause} while grading {task.name}; grading {task.name} "
+                               "again in a fresh process")
+            self.queue.appendleft(task)
+            return
+        row = Row(task.name, None, gradebook.grader_error_status(
+            f"the grading process died twice while grading {task.name} (the last time it {cause}); not the "
+            "student's fault: `grade batch ... --resume` grades it again"))
+        self.batch.save(row, task.key)
+        self._record(row)
+
+    def _grader_failure(self, reason: str) -> None:
+        """A failure of the grader, not of a submission; too many in a row and the batch stops."""
+        self.failures_in_a_row += 1
+        self.progress.note(reason)
+        if self.failures_in_a_row >= self.failure_limit:
+            raise GraderUnavailable(
+                f"the grader cannot work on this machine: {self.failures_in_a_row} tries in a row failed with no "
+                f"submission graded in between; the last: {reason}. The {len(self.batch.rows)} rows graded so far "
+                f"are in {self.batch.out / 'grades.csv'}. Find the cause with `grade check --submission` on one "
+                "submission, then run the same command with --resume to finish.")
 
 
 def default_jobs() -> int:

@@ -12,6 +12,19 @@ from pathlib import Path
 
 from grader.report import GradeReport, _points
 
+GRADER_ERROR = "grader_error"
+"""Row status prefix: the grader itself failed on this submission (not the student's fault, not final)."""
+
+
+def grader_error_status(reason: str) -> str:
+    """``grader_error: <reason>`` on one line (a CSV cell), the reason naming the submission."""
+    return f"{GRADER_ERROR}: " + " ".join(reason.split())
+
+
+def is_grader_error(status: str) -> bool:
+    """Whether a row's status says the grader failed (the row is blank in the gradebook and regraded on resume)."""
+    return status == GRADER_ERROR or status.startswith(f"{GRADER_ERROR}:")
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: never a truncated file."""
@@ -33,12 +46,18 @@ def write_atomically(path: Path, text: str) -> None:
 
 def gradebook_csv(rows: list[tuple[str, GradeReport | None, str]], module_names: list[str],
                   max_scores: dict[str, float]) -> str:
-    """``submission,score,max_score,<module>...,status`` sorted by submission name."""
+    """``submission,score,max_score,<module>...,status`` sorted by submission name.
+
+    A ``grader_error`` row has blank score cells (not 0): the grader failed, the student was not graded.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["submission", "score", "max_score", *module_names, "status"])
     total_max = sum(max_scores[m] for m in module_names)
     for name, report, status in sorted(rows, key=lambda row: row[0]):
+        if is_grader_error(status):
+            writer.writerow([name, "", _points(total_max), *["" for _ in module_names], status])
+            continue
         if report is None:
             writer.writerow([name, 0, _points(total_max), *[0 for _ in module_names], status])
             continue
@@ -51,6 +70,10 @@ def gradebook_csv(rows: list[tuple[str, GradeReport | None, str]], module_names:
 def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str:
     """The message a student is sent: score per exercise, then what to fix."""
     lines = [f"# Feedback for {name}", ""]
+    if is_grader_error(status):
+        lines.append("Your submission has not been graded yet: the grader failed on it, which is not your fault. "
+                     "It will be graded again; you do not need to do anything.")
+        return "\n".join(lines) + "\n"
     if report is None:
         lines += [f"Your submission could not be graded: {status}.", "",
                   ("Fix this and submit again; the exercise modules (ex01_tensors.py, ...) should be at the "
@@ -81,7 +104,10 @@ def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str
 
 
 def summary(rows: list[tuple[str, GradeReport | None, str]]) -> dict:
-    """Class statistics: count, mean and median score, per-item pass rates, troubled submissions."""
+    """Class statistics: count, mean and median score, per-item pass rates, troubled submissions.
+
+    Only ``ok`` rows count in the statistics; ``grader_errors`` lists the rows the grader failed on.
+    """
     graded = [(name, report) for name, report, status in rows if report is not None and status == "ok"]
     scores = [report.score for _, report in graded]
     pass_counts: dict[str, list[int]] = {}
@@ -105,6 +131,7 @@ def summary(rows: list[tuple[str, GradeReport | None, str]]) -> dict:
         "pass_rates": {key: round(p / n, 4) for key, (p, n) in pass_counts.items()},
         "timed_out": sorted(troubled["timeout"]),
         "crashed": sorted(troubled["crashed"]),
+        "grader_errors": sorted(name for name, _, status in rows if is_grader_error(status)),
     }
 
 
@@ -116,12 +143,18 @@ def summary_text(data: dict) -> str:
     hardest = sorted(data["pass_rates"].items(), key=lambda kv: kv[1])[:5]
     if hardest:
         lines.append("Lowest pass rates: " + ", ".join(f"{k} {v:.0%}" for k, v in hardest))
-    if data["not_graded"]:
-        lines.append("Not graded (see grades.csv status): " + ", ".join(data["not_graded"]))
+    grader_errors = data.get("grader_errors", [])
+    not_graded = [name for name in data["not_graded"] if name not in grader_errors]
+    if not_graded:
+        lines.append("Not graded (see grades.csv status): " + ", ".join(not_graded))
     if data["timed_out"]:
         lines.append("Timed out: " + ", ".join(data["timed_out"]))
     if data["crashed"]:
         lines.append("Crashed: " + ", ".join(data["crashed"]))
+    if grader_errors:
+        lines.append("Grader errors (the grader failed, not the student; blank in grades.csv, left out of the "
+                     "statistics): " + ", ".join(grader_errors) + ". Run the same command with --resume to "
+                     "grade them again.")
     return "\n".join(lines)
 
 
