@@ -55,12 +55,12 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
     from grader import sandbox
 
-    if sandbox.bwrap_path() is None and sandbox.warn_once():
-        click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
     try:
         result = engine.grade(folder, selection, chosen_device)
-    except engine.GraderUnavailable as error:
+    except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
+    if result.isolation == "reduced" and sandbox.forced_tier() is None:
+        click.echo(sandbox.reduced_isolation_warning(), err=True)
     if submission is None:
         progress.record(result)
     if as_json:
@@ -132,8 +132,10 @@ def list_items() -> None:
 @click.option("--resume", is_flag=True, help="Skip submissions whose report already exists in OUT.")
 @click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4.0, show_default=True,
               help="GiB of resident memory a worker may use before it is stopped.")
+@click.option("--allow-unsandboxed", is_flag=True,
+              help="Grade even where only reduced isolation works (students' code then runs as you).")
 def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: int | None, device: str,
-          resume: bool, memory_limit: float) -> None:
+          resume: bool, memory_limit: float, allow_unsandboxed: bool) -> None:
     """Grade every submission (a folder or .zip each) in SUBMISSIONS into OUT."""
     from grader import batch as batch_module
     from grader import engine, gradebook, sandbox
@@ -146,10 +148,9 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     if out.resolve() == submissions_dir.resolve() or out.resolve().is_relative_to(submissions_dir.resolve()):
         raise click.UsageError("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
     selection, chosen_device = _selection_and_device(exercises, device)
-    if sandbox.bwrap_path() is None and sandbox.warn_once():
-        click.echo(sandbox.REDUCED_ISOLATION_WARNING, err=True)
     run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
-                             jobs or batch_module.default_jobs(), resume, memory_limit=int(memory_limit * 2**30))
+                             jobs or batch_module.default_jobs(), resume, memory_limit=int(memory_limit * 2**30),
+                             allow_unsandboxed=allow_unsandboxed)
     try:
         data = run.run()
     except catalogue.UsageError as error:
@@ -158,8 +159,10 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
         click.echo(f"\nInterrupted: {len(run.rows)} submissions are saved in {out}. Run the same command with "
                    "--resume to finish without regrading them.", err=True)
         sys.exit(130)
-    except engine.GraderUnavailable as error:
+    except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
+    if run.isolation == "reduced":
+        click.echo(sandbox.reduced_isolation_warning(), err=True)
     click.echo(gradebook.summary_text(data))
     click.echo(f"Gradebook: {out / 'grades.csv'}; reports: {out / 'reports'}; feedback: {out / 'feedback'}")
 
@@ -169,12 +172,15 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
 def release(out: Path, force: bool) -> None:
     """Write a student handout (stubs, grader, public checks; no answers) into OUT."""
+    from grader import engine
     from grader import release as release_module
 
     try:
         notes = release_module.build_handout(out, force)
     except catalogue.UsageError as error:
         raise _usage(error) from None
+    except engine.KitError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Wrote a student handout to {out}.")
     for note in notes:
         click.echo(f"Note: {note}")
@@ -199,12 +205,14 @@ def solution(item: str) -> None:
 @main.command()
 @click.argument("out_zip", metavar="OUT.zip", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing OUT.zip.")
-def gradescope(out_zip: Path, force: bool) -> None:
+@click.option("--allow-unsandboxed", is_flag=True,
+              help="Let the bundle grade even where only reduced isolation works (not needed on Gradescope).")
+def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
     """Write a Gradescope autograder bundle (setup.sh, run_autograder, the kit) to OUT.zip."""
     from grader import gradescope as gradescope_module
 
     try:
-        gradescope_module.build_bundle(out_zip, force)
+        gradescope_module.build_bundle(out_zip, force, allow_unsandboxed=allow_unsandboxed)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     click.echo(f"Wrote {out_zip}: upload it as the assignment's autograder on Gradescope "

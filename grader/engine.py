@@ -10,7 +10,8 @@ item statuses, scores and feedback. Nothing in here executes student code.
 from __future__ import annotations
 
 import importlib.util
-import shutil
+import itertools
+import os
 import sys
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from grader import catalogue, report, wire
+from grader import box, catalogue, report, sandbox, wire
 from grader.compare import difference, normalize
 from grader.guards import forbidden_calls
 from grader.remote import (
@@ -41,6 +42,7 @@ from grader.remote import (
 from grader.suite import Check, CheckFailed, Item, Side, Suite, resolve_build_path
 
 IMPORT_TIMEOUT = 20.0
+WALL_CLOCK_FACTOR = 3.0  # CPU time is the limit; wall-clock time only a backstop against sleeping
 MAX_FEEDBACK_PER_ITEM = 3
 MAX_SUBMISSION_FILE_BYTES = 1 << 20
 
@@ -207,33 +209,63 @@ class CheckOutcome:
     not_implemented: bool = False
 
 
-class SubmissionGrader:
-    """Grades one submission folder with one worker (restarted after a timeout or crash)."""
+def wall_clock_deadline(cpu_seconds: float) -> float:
+    """When to give up on a worker that has ``cpu_seconds`` of CPU time (it may be sleeping or starved)."""
+    return time.monotonic() + cpu_seconds * WALL_CLOCK_FACTOR + 1.0
 
-    def __init__(self, zygote: ZygoteClient, device: torch.device, cache: ReferenceCache) -> None:
-        self.session = WorkerSession(zygote)
+
+class SubmissionGrader:
+    """Grades one staged submission, each exercise module in a fresh box of its own.
+
+    A module never sees what another module of the same submission did to the process (patched
+    torch functions, default dtype, grad mode, threads, files): each gets a new worker.
+    """
+
+    def __init__(self, zygote: ZygoteClient, stage: str, device: torch.device, cache: ReferenceCache) -> None:
+        self.zygote = zygote
+        self.stage = stage
+        self.session = WorkerSession(zygote, stage)
+        self.upcoming: WorkerSession | None = None
         self.device = device
         self.cache = cache
+        self.output_total = 0
 
     def close(self) -> None:
-        self.session.close()
+        for session in (self.session, self.upcoming):
+            if session is not None:
+                session.close()
+                self.output_total += session.output_total
+        self.upcoming = None
 
-    def grade_module(self, info: catalogue.ModuleInfo, only: set[str] | None) -> report.ExerciseResult:
+    def _next_session(self, another_follows: bool) -> WorkerSession:
+        """A fresh box for the next module; the one after it is built meanwhile, except in the ``uid``
+        tier, where a slot's boxes run one after the other."""
+        self.session.close()
+        self.output_total += self.session.output_total
+        session, self.upcoming = self.upcoming or WorkerSession(self.zygote, self.stage), None
+        if another_follows and self.zygote.tier != "uid":
+            self.upcoming = WorkerSession(self.zygote, self.stage)
+            self.upcoming.prestart()
+        return session
+
+    def grade_module(self, info: catalogue.ModuleInfo, only: set[str] | None,
+                     another_follows: bool = False) -> report.ExerciseResult:
+        self.session = self._next_session(another_follows)
         suite = load_suite(info.name)
         items = [suite.items[i.name] for i in info.items if only is None or i.name in only]
         try:
-            present = self.session.import_module(info.name, time.monotonic() + IMPORT_TIMEOUT)
+            present = self.session.import_module(info.name, IMPORT_TIMEOUT)
         except StudentError as error:
             reason = f"{info.name}.py could not be imported: {error}"
             return _all_items(info, items, "error", reason, error=reason)
-        except WorkerTimeout:
-            reason = (f"importing {info.name}.py took longer than {IMPORT_TIMEOUT:.0f} s "
-                      "(an endless loop or a long computation at module level?)")
+        except WorkerTimeout as timeout:
+            reason = f"importing {info.name}.py {_timeout_sentence(timeout, IMPORT_TIMEOUT, at_import=True)}"
             return _all_items(info, items, "timeout", reason, error=reason)
         except WorkerCrashed as crash:
             reason = f"importing {info.name}.py crashed the worker: {crash}"
             return _all_items(info, items, "crashed", reason, error=reason)
         results = [self.grade_item(info, item, present) for item in items]
+        suite.explain_unpassed_uses(info.number, results)  # "the checks of fit run your own train_step, which..."
         return report.ExerciseResult(info.name, results, error=None)
 
     def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str]) -> report.ItemResult:
@@ -254,11 +286,10 @@ class SubmissionGrader:
             graded += 1
             try:
                 outcome = self.run_check(check, item)
-            except WorkerTimeout:
-                limit = check.timeout or item.timeout
+            except WorkerTimeout as timeout:
                 status_override = "timeout"
-                failures.append(f"{check.description}: did not finish within {limit:g} s (an endless loop, "
-                                f"or far more work than needed?); the remaining checks were skipped")
+                failures.append(f"{check.description}: {_timeout_sentence(timeout, check.timeout or item.timeout)}; "
+                                "the remaining checks were skipped")
                 graded += len(self._gradable(item.checks[index + 1:]))
                 break
             except WorkerCrashed as crash:
@@ -315,13 +346,14 @@ class SubmissionGrader:
 
         The reference result is only needed (and only computed) when the student's run returned.
         """
-        deadline = time.monotonic() + (check.timeout or item.timeout)
-        connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
+        cpu_seconds = check.timeout or item.timeout
         try:
-            self.session.import_module(check.module, deadline)  # again after a restart
+            self.session.import_module(check.module, IMPORT_TIMEOUT)  # again after a restart
         except StudentError as error:
             raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
-        connection.simple(("seed", check.seed))  # also drops the previous check's handles
+        deadline = wall_clock_deadline(cpu_seconds)
+        connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
+        connection.simple(("seed", check.seed, cpu_seconds))  # also drops the previous check's handles
         side = Side(RemoteModule(connection, check.module), self.device, check.seed,
                     lambda path, *a, **k: connection.call(["build", path], a, k))
         try:
@@ -338,8 +370,20 @@ class SubmissionGrader:
             return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
                                        f"{str(error)[:300]}")
         expected = self.cache.expected(check, item, self.device)
-        found = difference(expected, got, "the result", check.tolerance)
+        try:
+            found = difference(expected, got, "the result", check.tolerance)
+        except Exception as error:  # a hostile value the comparison did not foresee: a failure, never a crash
+            found = f"the result could not be compared with the expected one ({type(error).__name__})"
         return CheckOutcome(found is None, found or "")
+
+
+def _timeout_sentence(timeout: WorkerTimeout, cpu_seconds: float, at_import: bool = False) -> str:
+    if timeout.wall_clock:
+        return (f"did not finish within {cpu_seconds * WALL_CLOCK_FACTOR + 1:g} s of wall-clock time, with {cpu_seconds:g} s "
+                "of CPU time allowed (sleeping, or waiting for input that never comes?)")
+    return (f"did not finish within {cpu_seconds:g} s of CPU time (an endless loop, or far more work than needed?)"
+            if not at_import else
+            f"took longer than {cpu_seconds:g} s of CPU time (an endless loop or a long computation at module level?)")
 
 
 def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reason: str,
@@ -376,49 +420,83 @@ def stage_submission(source: Path, stage: Path) -> list[str]:
 
 
 class GradingService:
-    """A sandboxed zygote over one private stage folder that grades submissions one after another.
+    """A sandboxed zygote that grades submissions one after another, each in boxes of its own.
 
-    Starting it costs one torch import (a few seconds); each submission after that costs a fork.
-    Use it as a context manager so that every process it started is gone when it closes.
+    Starting it costs one torch import (a few seconds); each exercise module of a submission after
+    that costs a fork. Use it as a context manager so that every process it started is gone when
+    it closes.
+
+    Args:
+        device: where checks run.
+        cache: reference results shared by a whole batch.
+        memory_limit: bytes of resident memory a worker's process tree may use.
+        allow_reduced: False refuses to grade when only the ``reduced`` tier works here (a class's
+            code must not run as the instructor); ``grade check`` allows it with a warning.
     """
 
     def __init__(self, device: torch.device, cache: ReferenceCache | None = None,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, allow_reduced: bool = True,
+                 probe_only: bool = False) -> None:
         torch.set_num_threads(1)  # the reference side's small computations; workers take the other cores
         self.device = device
         self.cache = cache or ReferenceCache()
         self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
-        self.stage = self._temporary / "submission"
-        self.stage.mkdir()
-        self.zygote = ZygoteClient(self.stage, memory_limit, device.type == "cuda",
-                                   private_tmp=self._temporary / "tmp")
+        self._staged = itertools.count(1)
+        try:
+            self.zygote = ZygoteClient(self._places_for, memory_limit, device.type == "cuda", probe_only)
+        except BaseException:
+            box.remove_tree(str(self._temporary))
+            raise
+        if self.isolation == "reduced" and not allow_reduced:
+            self.close()
+            raise catalogue.UsageError(REDUCED_REFUSED)
+
+    def _places_for(self, tier: str) -> sandbox.Places:
+        if tier == "uid":
+            os.chmod(self._temporary, 0o711)
+        folder = self._temporary / tier
+        folder.mkdir()
+        return sandbox.make_places(folder, tier)
+
+    @property
+    def isolation(self) -> str:
+        """The isolation tier in force: ``namespaces``, ``uid`` or ``reduced``."""
+        return self.zygote.tier
 
     @property
     def sandboxed(self) -> bool:
-        return self.zygote.launch.sandboxed
+        return self.isolation != "reduced"
 
     def grade(self, submission: Path, selection: catalogue.Selection, name: str | None = None) -> report.GradeReport:
-        """Grade the exercise modules in ``submission`` (a folder that is only read, never changed)."""
-        for leftover in self.stage.iterdir():
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink()
-        problems = stage_submission(submission, self.stage)
-        grader_ = SubmissionGrader(self.zygote, self.device, self.cache)
+        """Grade the exercise modules in ``submission`` (a folder that is only read, never changed).
+
+        The submission is staged into a fresh folder that no other submission uses, read only by the
+        boxes (each copies it into its own private place), and removed afterwards.
+        """
+        stage_name = f"s{next(self._staged)}"
+        stage = self.zygote.places.staging / stage_name
+        stage.mkdir(mode=0o700)
         try:
-            exercises = [grader_.grade_module(m, selection.items[m.name]) for m in selection.modules]
+            problems = stage_submission(submission, stage)
+            grader_ = SubmissionGrader(self.zygote, stage_name, self.device, self.cache)
+            try:
+                last = len(selection.modules) - 1
+                exercises = [grader_.grade_module(m, selection.items[m.name], another_follows=index < last)
+                             for index, m in enumerate(selection.modules)]
+            finally:
+                grader_.close()
         finally:
-            grader_.close()
+            box.remove_tree(str(stage))
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
-                                  sandboxed=self.sandboxed, output_bytes=grader_.session.output_total,
+                                  sandboxed=self.sandboxed, isolation=self.isolation,
+                                  output_bytes=grader_.output_total,
                                   public_checks_only=not catalogue.has_hidden_suites())
 
     def close(self) -> None:
         try:
             self.zygote.close()
         finally:
-            shutil.rmtree(self._temporary, ignore_errors=True)
+            box.remove_tree(str(self._temporary))
 
     def __enter__(self) -> GradingService:  # noqa: PYI034
         return self
@@ -427,7 +505,25 @@ class GradingService:
         self.close()
 
 
-def grade(submission: Path, selection: catalogue.Selection, device: torch.device) -> report.GradeReport:
+REDUCED_REFUSED = (
+    "only reduced isolation is possible on this machine (bubblewrap cannot create user namespaces here, and the "
+    "grader is not root), so students' code would run as you and could read or change your files. Install "
+    "bubblewrap where user namespaces are allowed, or run the grader as root in a container (workers then run "
+    "as unprivileged uids); or pass --allow-unsandboxed to grade anyway.")
+
+
+def probe_isolation(device: torch.device, allow_reduced: bool) -> str:
+    """The isolation tier this machine allows, found in a moment (nothing is graded, torch is not
+    imported there); later services of this process and its forks start in it directly.
+
+    Raises ``catalogue.UsageError`` when only ``reduced`` works and ``allow_reduced`` is False.
+    """
+    with GradingService(device, allow_reduced=allow_reduced, probe_only=True) as probe:
+        return probe.isolation
+
+
+def grade(submission: Path, selection: catalogue.Selection, device: torch.device,
+          allow_reduced: bool = True) -> report.GradeReport:
     """Grade one submission folder: the whole pipeline behind ``grade check``."""
-    with GradingService(device) as service:
+    with GradingService(device, allow_reduced=allow_reduced) as service:
         return service.grade(submission, selection)

@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,6 +29,11 @@ from grader import sandbox, wire
 ZYGOTE_START_SECONDS = 120.0
 OUTPUT_KEEP_BYTES = 16 * 1024
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
+STARVED_EXTENSION_CAP = 120.0  # seconds a starved but computing worker may run past its wall-clock backstop
+STARVED_EXTENSION_STEP = 5.0
+BUSY_SAMPLE_SECONDS = 0.5
+BUSY_FRACTION = 0.1  # of a core: less than this while the backstop passes means sleeping or blocked
+FRAME_GRACE_SECONDS = 10.0  # once an answer starts, how long it may take to arrive whole (past the deadline)
 
 
 class WorkerFailure(Exception):
@@ -36,7 +41,11 @@ class WorkerFailure(Exception):
 
 
 class WorkerTimeout(WorkerFailure):
-    """The worker did not answer before the deadline and was stopped."""
+    """The worker used up its CPU time (``wall_clock`` False) or its wall-clock backstop, and was stopped."""
+
+    def __init__(self, message: str, wall_clock: bool = False) -> None:
+        super().__init__(message)
+        self.wall_clock = wall_clock
 
 
 class WorkerCrashed(WorkerFailure):
@@ -99,20 +108,43 @@ class OutputCapture(threading.Thread):
 
 
 class ZygoteClient:
-    """Starts a zygote over a private stage folder and asks it for workers."""
+    """Starts a zygote in the strongest isolation tier this machine allows and asks it for boxes.
 
-    def __init__(self, stage: Path, memory_limit: int, use_cuda: bool, private_tmp: Path | None = None) -> None:
-        self.stage = stage
+    Args:
+        make_places: called with the tier about to be tried, returns its staging and box folders.
+        memory_limit: bytes of resident memory a worker's whole process tree may use.
+        use_cuda: give the sandbox the GPU's device files.
+        probe_only: only find the tier (the zygote tests it and exits without importing torch).
+    """
+
+    def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
+                 probe_only: bool = False) -> None:
+        failures = []
+        for tier, why_not in sandbox.candidate_tiers():
+            if why_not is not None:
+                failures.append(f"{tier}: {why_not}")
+                continue
+            self.places = make_places(tier)
+            self.slot = sandbox.SlotUid() if tier == "uid" else None
+            try:
+                self._start(tier, memory_limit, use_cuda, probe_only)
+            except GraderUnavailable as error:
+                failures.append(f"{tier}: {error}")
+                self._release_slot()
+                continue
+            sandbox.remember_working_tier(tier, failures)
+            self.tier = tier
+            return
+        raise GraderUnavailable("no isolation tier works on this machine:\n  " + "\n  ".join(failures))
+
+    def _start(self, tier: str, memory_limit: int, use_cuda: bool, probe_only: bool) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent_end
-        self.launch = sandbox.zygote_launch(stage, child_end.fileno(), memory_limit, use_cuda)
+        self.launch = sandbox.zygote_launch(tier, self.places, child_end.fileno(), memory_limit, use_cuda,
+                                            self.slot.uid if self.slot else None, probe_only=probe_only)
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        environment = dict(os.environ)
-        if not self.launch.sandboxed:
-            private_tmp = private_tmp or Path(tempfile.mkdtemp(prefix="grade-tmp-"))
-            private_tmp.mkdir(parents=True, exist_ok=True)
-            environment["TMPDIR"] = str(private_tmp)
-            environment["GRADER_PRIVATE_TMP"] = str(private_tmp)
+        if tier == "uid":
+            sandbox.protect_hidden_parts()
         self.process = subprocess.Popen(
             self.launch.argv,
             pass_fds=[child_end.fileno()],
@@ -120,23 +152,37 @@ class ZygoteClient:
             stdout=self.stderr,
             stderr=self.stderr,
             start_new_session=True,
-            env=environment,
+            env=self.launch.environment,
         )
         child_end.close()
         self.lock = threading.Lock()
-        reply = self._receive(ZYGOTE_START_SECONDS)
-        if reply is None or reply.get("op") != "ready":
+        reply = self._receive(ZYGOTE_START_SECONDS, until_exit=self.process)
+        if reply is None or reply.get("op") != "ready" or not reply.get("ok"):
             self.stderr.seek(0)
-            detail = self.stderr.read()[-2000:].decode(errors="replace")
-            self.close()
-            raise GraderUnavailable(f"the grading worker could not start:\n{detail}")
+            detail = (reply or {}).get("detail") or self.stderr.read()[-1500:].decode(errors="replace").strip()
+            self._close_process()
+            raise GraderUnavailable(detail or "the grading zygote did not start")
 
-    def _receive(self, timeout: float) -> dict | None:
-        readable, _, _ = select.select([self.control], [], [], timeout)
-        if not readable:
+    def _receive(self, timeout: float, until_exit: subprocess.Popen | None = None) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([self.control], [], [], min(remaining, 0.2))
+            if readable:
+                break
+            if until_exit is not None and until_exit.poll() is not None:
+                return None
+        try:
+            data = self.control.recv(65536)
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
             return None
-        data = self.control.recv(65536)
-        return json.loads(data) if data else None
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.tier != "reduced"
 
     def ask(self, message: dict, fds: tuple[int, ...] = (), timeout: float = 30.0) -> dict:
         with self.lock:
@@ -149,7 +195,7 @@ class ZygoteClient:
             raise GraderUnavailable("the grading zygote stopped answering")
         return reply
 
-    def close(self) -> None:
+    def _close_process(self) -> None:
         try:
             self.control.close()
         finally:
@@ -161,17 +207,29 @@ class ZygoteClient:
             self.process.wait()
             self.stderr.close()
 
+    def _release_slot(self) -> None:
+        if self.slot is not None:
+            self.slot.release()
+            self.slot = None
+
+    def close(self) -> None:
+        try:
+            self._close_process()
+        finally:
+            self._release_slot()
+
 
 class WorkerSession:
-    """One submission's worker: start lazily, restart after a failure, talk with deadlines.
+    """One box at a time for one staged submission: start lazily, restart after a failure, talk with deadlines.
 
     Args:
-        zygote: where workers come from.
-        submission_inside: the submission folder as the worker sees it.
+        zygote: where boxes come from.
+        stage: the name of the submission's staged copy in the service's staging folder.
     """
 
-    def __init__(self, zygote: ZygoteClient) -> None:
+    def __init__(self, zygote: ZygoteClient, stage: str) -> None:
         self.zygote = zygote
+        self.stage = stage
         self.sock: socket.socket | None = None
         self.pid: int | None = None
         self.capture: OutputCapture | None = None
@@ -179,32 +237,35 @@ class WorkerSession:
         self.output_total = 0
         self.output_text = ""
         self.restarts = 0
+        self.last_exit_kind = "crashed"
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
         try:
-            reply = self.zygote.ask(
-                {"op": "spawn", "dir": self.zygote.launch.stage_inside,
-                 "hidden_roots": self.zygote.launch.hidden_roots},
-                fds=(theirs.fileno(), write_fd),
-            )
+            reply = self.zygote.ask({"op": "spawn", "stage": self.stage}, fds=(theirs.fileno(), write_fd))
         finally:
             theirs.close()
             os.close(write_fd)
-        self.sock, self.pid = ours, reply["pid"]
+        if reply.get("op") != "spawned":
+            ours.close()
+            os.close(read_fd)
+            raise GraderUnavailable(f"the grading zygote refused a worker: {reply.get('detail')}")
+        self.sock, self.pid = ours, int(reply["pid"])
         self.capture = OutputCapture(read_fd)
         self.capture.start()
         self.imported = {}
 
     def _stop(self, kill: bool) -> str:
+        """End the box; what happened to its worker, as a sentence (its kind in ``last_exit_kind``)."""
         status = ""
         if self.pid is not None:
             if kill:
-                status = self.zygote.ask({"op": "kill", "pid": self.pid})["status"]
+                reply = self.zygote.ask({"op": "kill", "pid": self.pid})
             else:
-                status = self.zygote.ask({"op": "wait", "pid": self.pid, "block": True}, timeout=10)["status"] or ""
-            self.zygote.ask({"op": "cleanup"})
+                reply = self.zygote.ask({"op": "wait", "pid": self.pid, "seconds": 2.0}, timeout=30)
+            status = str(reply.get("status") or "")
+            self.last_exit_kind = "timeout" if reply.get("kind") == "timeout" else "crashed"
         if self.sock is not None:
             self.sock.close()
         if self.capture is not None:
@@ -215,51 +276,116 @@ class WorkerSession:
         self.imported = {}
         return status
 
+    def failure(self, default: str) -> WorkerFailure:
+        """After the worker broke off, end its box and say why: a timeout (its CPU time ran out) or a crash.
+
+        The worker's connection closes a moment before the process is gone, so its end is awaited
+        briefly (then it is stopped) to tell how it ended.
+        """
+        detail = self._stop(kill=False) or default
+        self.restarts += 1
+        if self.last_exit_kind == "timeout":
+            return WorkerTimeout(detail)
+        return WorkerCrashed(detail)
+
+    def prestart(self) -> None:
+        """Have the box built now, while other work goes on (its first request then finds it ready)."""
+        if self.sock is None:
+            self._start()
+
     def close(self) -> None:
-        """Say goodbye to the worker and kill anything it left running."""
-        if self.sock is not None:
-            try:
-                wire.send_bytes(self.sock, wire.dumps(("bye",)))
-                readable, _, _ = select.select([self.sock], [], [], 2.0)
-                self._stop(kill=not readable)
-            except OSError:
-                self._stop(kill=True)
+        """Say goodbye to the worker; the keeper tears its box down (and anything it left running).
+
+        Nothing waits for that: the zygote reaps the keeper, and in the ``uid`` tier it does not
+        build the slot's next box before the last one is gone.
+        """
+        if self.sock is None:
+            return
+        try:
+            wire.send_bytes(self.sock, wire.dumps(("bye",)))
+        except OSError:
+            pass
+        self.sock.close()
+        if self.capture is not None:
+            self.capture.join(timeout=0.2)  # output after the last answer is rare; never wait long for it
+            self.output_total += self.capture.total
+            self.output_text += self.capture.text()
+        self.zygote.ask({"op": "release", "pid": self.pid})
+        self.sock = self.pid = self.capture = None
+        self.imported = {}
 
     def request(self, message: tuple, deadline: float) -> tuple:
-        """Send one request; the reply envelope, or WorkerTimeout/WorkerCrashed."""
+        """Send one request; the reply envelope, or WorkerTimeout/WorkerCrashed.
+
+        ``deadline`` (``time.monotonic()``) bounds the whole exchange: sending, and the answer's frame
+        arriving whole, however slowly the worker trickles it. An answer over ``wire.MAX_MESSAGE_BYTES``
+        is refused from its header, before any of it is read.
+        """
         if self.sock is None:
             self._start()
         assert self.sock is not None
         try:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))  # sendall: one limit for all of it
             wire.send_bytes(self.sock, wire.dumps(message))
-        except OSError:
-            raise WorkerCrashed(self._stop(kill=True) or "the worker process died") from None
-        remaining = deadline - time.monotonic()
-        readable, _, _ = select.select([self.sock], [], [], max(0.0, remaining))
-        if not readable:
+            self.sock.settimeout(None)
+            frame_deadline = self._await_answer(deadline)
+            reply = wire.loads_untrusted(wire.recv_frame_until(self.sock, frame_deadline, wire.MAX_MESSAGE_BYTES))
+        except (TimeoutError, wire.FrameTimeout):
             self._stop(kill=True)
             self.restarts += 1
-            raise WorkerTimeout("did not finish in time")
-        try:
-            self.sock.settimeout(max(1.0, deadline - time.monotonic() + 5))
-            frame = wire.recv_frame(self.sock)
-            self.sock.settimeout(None)
-            reply = wire.loads_untrusted(frame)
-        except (EOFError, OSError, wire.ProtocolError) as error:
+            raise WorkerTimeout("was still running at the wall-clock deadline", wall_clock=True) from None
+        except (EOFError, OSError):
+            raise self.failure("the worker process died") from None
+        except wire.ProtocolError as error:
             detail = self._stop(kill=True)
             self.restarts += 1
-            if isinstance(error, wire.ProtocolError):
+            if isinstance(error, wire.FrameTooLarge):
+                detail = f"the worker sent {error} (return smaller values)"
+            else:
                 detail = f"the worker sent a malformed answer ({error})"
-            raise WorkerCrashed(detail or "the worker process died") from None
+            raise WorkerCrashed(detail) from None
         if type(reply) is not tuple or not reply or reply[0] not in ("ok", "called", "raised"):
             self._stop(kill=True)
+            self.restarts += 1
             raise WorkerCrashed("the worker sent a malformed answer")
         return reply
 
-    def import_module(self, name: str, deadline: float) -> list[str]:
-        """Import a student module in the worker; its public names, or StudentError."""
+    def _await_answer(self, deadline: float) -> float:
+        """Wait until the answer starts; the deadline by which its frame must be complete.
+
+        CPU time is the real limit (the worker's kernel limit stops an endless loop); ``deadline`` is
+        the wall-clock backstop against sleeping. On a machine so loaded that the worker is starved of
+        CPU, a worker that is still computing when the backstop comes gets more time (up to
+        ``STARVED_EXTENSION_CAP`` seconds); one that is sleeping or blocked does not.
+        """
+        assert self.sock is not None
+        cap = deadline + STARVED_EXTENSION_CAP
+        while True:
+            readable, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if readable:
+                return max(deadline, time.monotonic() + FRAME_GRACE_SECONDS)
+            if time.monotonic() >= cap or not self._still_computing():
+                raise wire.FrameTimeout("no answer before the deadline")
+            deadline = min(cap, time.monotonic() + STARVED_EXTENSION_STEP)
+
+    def _still_computing(self) -> bool:
+        """Whether the worker's processes used CPU time over the last moment (or answered meanwhile)."""
+        before = self.zygote.ask({"op": "cpu", "pid": self.pid}).get("seconds")
+        readable, _, _ = select.select([self.sock], [], [], BUSY_SAMPLE_SECONDS)
+        if readable:
+            return True
+        after = self.zygote.ask({"op": "cpu", "pid": self.pid}).get("seconds")
+        if type(before) is not float or type(after) is not float:
+            return False
+        return after - before >= BUSY_FRACTION * BUSY_SAMPLE_SECONDS
+
+    def import_module(self, name: str, cpu_seconds: float) -> list[str]:
+        """Import a student module in the worker (within ``cpu_seconds`` of CPU time); its public names,
+        or StudentError."""
         if name not in self.imported:
-            reply = self.request(("import", name), deadline)
+            from grader.engine import wall_clock_deadline
+
+            reply = self.request(("import", name, cpu_seconds), wall_clock_deadline(cpu_seconds))
             self.imported[name] = [str(n) for n in _unwrap(reply, wire.Decoder())]
         return self.imported[name]
 

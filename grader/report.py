@@ -45,6 +45,7 @@ class GradeReport:
     exercises: list[ExerciseResult]
     problems: list[str] = field(default_factory=list)
     sandboxed: bool = False
+    isolation: str = "unknown"  # the tier in force: namespaces, uid or reduced (see grader.sandbox)
     output_bytes: int = 0
     public_checks_only: bool = False
 
@@ -61,6 +62,7 @@ class GradeReport:
             "schema": SCHEMA_VERSION,
             "submission": self.submission,
             "device": self.device,
+            "isolation": self.isolation,
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [
@@ -90,7 +92,8 @@ def report_from_dict(data: dict) -> GradeReport:
                                    for i in e["items"]], e["error"])
         for e in data["exercises"]
     ]
-    return GradeReport(data["submission"], data["device"], exercises)
+    return GradeReport(data["submission"], data["device"], exercises,
+                       isolation=str(data.get("isolation", "unknown")))
 
 
 _MARKS = {"passed": "ok", "partial": "part", "failed": "FAIL", "not_implemented": "todo", "missing": "MISSING",
@@ -113,7 +116,8 @@ def render_terminal(report: GradeReport) -> str:
             lines.append(f"  {item.name:<{width}}  {_MARKS[item.status]:<7} "
                          f"{_points(item.score):>4}/{_points(item.max_score)}")
         lines.append("")
-    lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   (device: {report.device})")
+    lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   "
+                 f"(device: {report.device}; isolation: {report.isolation})")
     if report.public_checks_only:
         lines.append("These are the public checks. Hidden checks (other inputs and edge cases) run when your "
                      "instructor grades.")

@@ -1,55 +1,115 @@
-"""How a zygote (and so every worker) is started: inside bubblewrap when it is there.
+"""Which isolation this machine allows, and how the zygote (and so every worker) is started.
 
-With ``bwrap`` the zygote sees the Python installation read-only, the grader package read-only
-at ``/kit/grader``, one private read-write folder at ``/submission`` and a private ``/tmp``; no
-network, no other processes, nothing else of the file system (the reference solutions and the
-hidden suites do not exist in there). Without it, the zygote is an ordinary process: the worker
-still drops the kit from ``sys.path`` and refuses ``import solutions``, but a determined submission
-could read files by path. The grader says so once, with the command that fixes it.
+Three tiers, strongest first; the grader uses the strongest that works here and says which:
+
+1. ``namespaces``: the zygote runs inside bubblewrap (``bwrap``) with no capabilities, no network,
+   its own PID namespace and only the Python installation, the worker's part of the grader and
+   the staged submission mounted, read-only. Each box then gets its own user, mount and PID
+   namespaces (see :mod:`grader.box`). The reference solutions, the hidden suites, the grader's
+   environment and the rest of the file system do not exist in there.
+2. ``uid``: namespaces are refused (Docker's default seccomp profile, Ubuntu's AppArmor rule) but
+   the grader is root: workers run as a dedicated unprivileged uid per job slot, and the kit's
+   hidden parts are made unreadable to other users.
+3. ``reduced``: neither: a student grading their own code. Resource limits and a private folder;
+   a determined submission could read or change the user's files. ``grade batch`` and Gradescope
+   refuse it unless given ``--allow-unsandboxed``.
+
+``GRADER_ISOLATION=namespaces|uid|reduced`` forces a tier (``GRADER_SANDBOX=none`` is read as
+``reduced``), for tests and debugging.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import site
+import stat
 import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import grader
+from grader import box, linux
 
+TIERS = ("namespaces", "uid", "reduced")
+TIER_DESCRIPTIONS = {
+    "namespaces": "bubblewrap and per-submission user, mount and PID namespaces; no capabilities",
+    "uid": "a dedicated unprivileged uid per job slot; no namespaces on this machine",
+    "reduced": "reduced: resource limits only; submissions run as you and could read your files",
+}
 GRADER_DIR = Path(grader.__file__).resolve().parent
 KIT_PARENT = GRADER_DIR.parent
 SANDBOX_KIT = "/kit"
-SANDBOX_SUBMISSION = "/submission"
+WORKER_MODULES = ("__init__.py", "box.py", "compare.py", "guards.py", "linux.py", "report.py", "suite.py", "wire.py",
+                  "worker.py", "zygote.py")
+ENVIRONMENT_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+                       "NVIDIA_DRIVER_CAPABILITIES", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                       "CUBLAS_WORKSPACE_CONFIG")
+SLOT_UID_FIRST = 61000
+SLOT_UID_COUNT = 1000
+DEFAULT_DISK_LIMIT = 256 * 2**20
 REDUCED_ISOLATION_WARNING = (
-    "Isolation is reduced: bubblewrap (bwrap) is not installed, so submissions run as ordinary "
-    "processes that could read files by path. Install it (Debian/Ubuntu: `apt-get install bubblewrap`) "
-    "before grading untrusted work; set GRADER_SANDBOX=none to silence this."
+    "Isolation is reduced: this machine allows neither bubblewrap's user namespaces nor (as a non-root user) "
+    "a separate uid, so your code runs as you. That is fine for grading your own work. To grade other "
+    "people's code, install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) or run as root in a container."
 )
 
 
-def bwrap_path() -> str | None:
-    """The ``bwrap`` executable when sandboxing is wanted and works here, else None."""
-    if os.environ.get("GRADER_SANDBOX", "auto") == "none":
-        return None
-    return shutil.which("bwrap")
+class IsolationUnavailable(RuntimeError):
+    """No tier (or not the forced one) works on this machine; the message says why."""
 
 
-@dataclass
-class ZygoteLaunch:
-    """The command that starts a zygote, and how paths look from inside it."""
+def forced_tier() -> str | None:
+    """The tier named by ``GRADER_ISOLATION`` (or ``GRADER_SANDBOX=none``), else None for automatic."""
+    value = os.environ.get("GRADER_ISOLATION", "auto").strip().lower()
+    if value in ("", "auto"):
+        return "reduced" if os.environ.get("GRADER_SANDBOX") == "none" else None
+    if value not in TIERS:
+        raise IsolationUnavailable(f"GRADER_ISOLATION={value!r} is not a tier: use auto, {', '.join(TIERS)}")
+    return value
 
-    argv: list[str]
-    stage_inside: str
-    hidden_roots: list[str]
-    sandboxed: bool
+
+_working_tier: str | None = None
+stronger_tiers_refused: list[str] = []  # "tier: why" for each stronger tier that did not work here
 
 
-def _boot_code(kit_parent: str) -> str:
-    return f"import sys; sys.path.insert(0, {kit_parent!r}); from grader.zygote import main; main()"
+def candidate_tiers() -> list[tuple[str, str | None]]:
+    """Tiers to try in order, each with the reason it cannot work (None: worth starting)."""
+    forced = forced_tier()
+    if _working_tier is not None and forced in (None, _working_tier):
+        return [(_working_tier, None)]
+    found = []
+    for tier in TIERS:
+        if forced is not None and tier != forced:
+            continue
+        found.append((tier, _why_not(tier)))
+    return found
+
+
+def remember_working_tier(tier: str, refused: list[str]) -> None:
+    """Later services of this run (batch jobs are forked after it) start with this tier directly."""
+    global _working_tier
+    if _working_tier is None:
+        stronger_tiers_refused[:] = refused
+    _working_tier = tier
+
+
+def reduced_isolation_warning() -> str:
+    """The warning printed when grading runs in the reduced tier, with why the others did not work."""
+    reasons = "".join(f"\n  - {reason}" for reason in stronger_tiers_refused)
+    return REDUCED_ISOLATION_WARNING + (f"\nWhy the stronger tiers are not used here:{reasons}" if reasons else "")
+
+
+def _why_not(tier: str) -> str | None:
+    if tier == "namespaces" and shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    if tier == "uid" and (os.geteuid() != 0 or not (linux.has_capability(linux.CAP_SETUID)
+                                                   and linux.has_capability(linux.CAP_SETGID))):
+        return "the grader is not root (with CAP_SETUID and CAP_SETGID), so it cannot run workers as another uid"
+    return None
 
 
 def python_roots() -> list[str]:
@@ -60,41 +120,117 @@ def python_roots() -> list[str]:
     return sorted(r for r in roots if os.path.isdir(r))
 
 
-def zygote_launch(stage: Path, control_fd: int, memory_limit: int, use_cuda: bool) -> ZygoteLaunch:
-    """Build the argv for a zygote that will fork workers over ``stage`` (a private folder)."""
-    bwrap = bwrap_path()
-    tail_args = [str(control_fd), str(memory_limit)]
-    if bwrap is None:
-        argv = [sys.executable, "-I", "-c", _boot_code(str(KIT_PARENT)), *tail_args]
-        return ZygoteLaunch(argv, str(stage), [str(KIT_PARENT), os.getcwd()], sandboxed=False)
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--tmpfs", "/tmp"]
+def minimal_environment() -> dict[str, str]:
+    """The zygote's environment: an allow-list, never the grader's own variables or secrets."""
+    environment = {name: os.environ[name] for name in ENVIRONMENT_ALLOWED if name in os.environ}
+    environment.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    environment.update(OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", HOME="/tmp", TMPDIR="/tmp")
+    return environment
+
+
+@dataclass
+class ZygoteLaunch:
+    """The command and environment that start a zygote for one tier."""
+
+    tier: str
+    argv: list[str]
+    environment: dict[str, str]
+
+
+@dataclass
+class Places:
+    """A grading service's folders: ``staging`` holds each submission's copy, ``work_root`` the boxes'."""
+
+    staging: Path
+    work_root: Path
+
+
+def zygote_launch(tier: str, places: Places, control_fd: int, memory_limit: int, use_cuda: bool,
+                  slot_uid: int | None, disk_limit: int = DEFAULT_DISK_LIMIT, probe_only: bool = False) -> ZygoteLaunch:
+    """Build the command that starts a zygote for ``tier`` over the service's ``places``."""
+    environment = minimal_environment()
+    inside = tier == "namespaces"
+    spec = {"tier": tier, "staging": box.STAGING_INSIDE if inside else str(places.staging),
+            "work_root": str(places.work_root), "disk_limit": disk_limit, "uid": slot_uid,
+            "hidden_roots": [SANDBOX_KIT] if inside else [str(KIT_PARENT), os.getcwd()], "probe_only": probe_only}
+    tail = [str(control_fd), str(memory_limit), json.dumps(spec)]
+    if not inside:
+        if tier == "reduced":
+            environment.update(HOME=str(places.work_root), TMPDIR=str(places.work_root))
+        boot = f"import sys; sys.path.insert(0, {str(KIT_PARENT)!r}); from grader.zygote import main; main()"
+        return ZygoteLaunch(tier, [sys.executable, "-I", "-c", boot, *tail], environment)
+    boot = f"import sys; sys.path.insert(0, {SANDBOX_KIT!r}); from grader.zygote import main; main()"
+    argv = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--uid", str(box.BOX_UID), "--gid", str(box.BOX_UID)]
     for system_dir in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
-        if os.path.lexists(system_dir):
-            argv += ["--ro-bind-try" if not os.path.islink(system_dir) else "--symlink",
-                     *( [system_dir, system_dir] if not os.path.islink(system_dir) else [os.readlink(system_dir), system_dir])]
-    for etc_file in ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf"):
+        if os.path.islink(system_dir):
+            argv += ["--symlink", os.readlink(system_dir), system_dir]
+        elif os.path.isdir(system_dir):
+            argv += ["--ro-bind", system_dir, system_dir]
+    for etc_file in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
         argv += ["--ro-bind-try", etc_file, etc_file]
     for root in python_roots():
         argv += ["--ro-bind", root, root]
-    argv += ["--ro-bind", str(GRADER_DIR), f"{SANDBOX_KIT}/grader"]
+    for module in WORKER_MODULES + tuple(p.name for p in sorted(GRADER_DIR.glob("fixtures*.py"))):
+        argv += ["--ro-bind", str(GRADER_DIR / module), f"{SANDBOX_KIT}/grader/{module}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/dev/shm",
+             "--dir", box.SUBMISSION_INSIDE, "--ro-bind", str(places.staging), box.STAGING_INSIDE]
     if use_cuda:
-        argv += ["--dev-bind", "/dev", "/dev", "--ro-bind-try", "/sys", "/sys"]
-    else:
-        argv += ["--dev", "/dev"]
-    argv += ["--bind", str(stage), SANDBOX_SUBMISSION, "--chdir", SANDBOX_SUBMISSION,
-             "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "GRADER_PRIVATE_TMP", "/tmp",
-             "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
-    argv += [sys.executable, "-I", "-c", _boot_code(SANDBOX_KIT), *tail_args]
-    return ZygoteLaunch(argv, SANDBOX_SUBMISSION, [SANDBOX_KIT], sandboxed=True)
+        for device in sorted(Path("/dev").glob("nvidia*")) + [Path("/dev/dri")]:
+            argv += ["--dev-bind-try", str(device), str(device)]
+        argv += ["--ro-bind-try", "/sys", "/sys"]
+    argv += ["--remount-ro", "/", "--chdir", "/tmp", sys.executable, "-I", "-c", boot, *tail]
+    return ZygoteLaunch(tier, argv, environment)
 
 
-_warned = False
+def make_places(temporary: Path, tier: str) -> Places:
+    """The staging and work folders of a service under its private ``temporary`` folder."""
+    staging = temporary / "staging"
+    work_root = temporary / "boxes"
+    staging.mkdir(mode=0o700)
+    work_root.mkdir(mode=0o711 if tier == "uid" else 0o700)
+    if tier == "uid":  # the slot uid must reach its own box folder, and nothing else in here
+        os.chmod(temporary, 0o711)
+        os.chmod(work_root, 0o711)
+    return Places(staging, work_root)
 
 
-def warn_once() -> bool:
-    """True the first time it is called in this process while isolation is reduced and not silenced."""
-    global _warned
-    if _warned or os.environ.get("GRADER_SANDBOX") == "none":
-        return False
-    _warned = True
-    return True
+class SlotUid:
+    """A uid no other grader on this machine is using now, held with a lock file until released."""
+
+    def __init__(self) -> None:
+        lock_dir = Path("/run/grade-slots") if os.access("/run", os.W_OK) else Path("/tmp/grade-slots-root")
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(lock_dir, 0o700)
+        for uid in range(SLOT_UID_FIRST, SLOT_UID_FIRST + SLOT_UID_COUNT):
+            fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            return
+        raise IsolationUnavailable("every grading uid slot is in use")
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+def protect_hidden_parts() -> list[str]:
+    """Tier uid: make the reference solutions and the hidden suites unreadable to other users.
+
+    Returns the folders whose mode was changed (for a one-line notice).
+    """
+    from grader import catalogue
+
+    changed = []
+    for folder in (catalogue.SOLUTIONS_DIR, catalogue.KIT_ROOT / "tests"):
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            continue
+        if mode & stat.S_IRWXO:
+            os.chmod(folder, stat.S_IMODE(mode) & ~stat.S_IRWXO)
+            changed.append(str(folder))
+    return changed

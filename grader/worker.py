@@ -13,8 +13,10 @@ Nothing here decides a score.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import random
+import resource
 import socket
 import sys
 import traceback
@@ -68,7 +70,7 @@ class _Arguments:
 
     def view_of(self, t: torch.Tensor) -> tuple | None:
         """``("argview", ...)`` when ``t`` shares memory with an argument, else None."""
-        if t.numel() == 0:
+        if t.numel() == 0 or t.layout != torch.strided:
             return None
         start = t.data_ptr()
         for path, obj, _ in self.leaves:
@@ -155,7 +157,8 @@ class Worker:
         return wire.Encoder(opaque=self.handle_of, encode_special=special).encode(value)
 
     # ---- operations ----------------------------------------------------------
-    def op_import(self, name: str) -> tuple:
+    def op_import(self, name: str, cpu_seconds: float) -> tuple:
+        limit_cpu_time(cpu_seconds)
         module = sys.modules.get(name)
         if module is None:
             path = self.submission_dir / f"{name}.py"
@@ -218,11 +221,13 @@ class Worker:
                     break
         return self.encode(items)
 
-    def op_seed(self, seed: int) -> tuple:
+    def op_seed(self, seed: int, cpu_seconds: float) -> tuple:
         """Start a check from the same global state as the reference: seeds, grad mode, default dtype.
 
-        It also forgets the previous check's handles (so a check needs no separate release request).
+        It also forgets the previous check's handles (so a check needs no separate release request)
+        and gives the check its CPU time: past it the kernel stops this process (SIGXCPU).
         """
+        limit_cpu_time(cpu_seconds)
         self.op_release()
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
@@ -256,6 +261,20 @@ class Worker:
         kind = type(error)
         name = kind.__name__ if kind.__module__ in ("builtins", "grader.guards") else wire.qualified_name(kind)
         return ("raised", name, message[:MAX_MESSAGE_CHARS], frames[-5:])
+
+
+def limit_cpu_time(seconds: float) -> None:
+    """Let this process use ``seconds`` more CPU time (rounded up to whole seconds, as the kernel counts).
+
+    Only the soft limit moves, so the next check can raise it again; code that raises it itself, or
+    catches SIGXCPU, still meets the grader's wall-clock backstop.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + max(0.0, float(seconds)))
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _inside(filename: str, folder: Path) -> bool:

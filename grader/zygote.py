@@ -1,68 +1,74 @@
-"""The zygote: a process with torch already imported that forks a fresh worker in milliseconds.
+"""The zygote: a process with torch already imported that forks a fresh box in milliseconds.
 
 Importing torch costs about 3 s, so no worker imports it: the zygote does, once, and forks one
-worker per submission (and a replacement after a timeout or crash). The zygote never runs student
-code. It also polices its workers: it reaps them, enforces the memory limit by watching their
-resident memory (this works with CUDA, where an address-space limit would not), kills a worker's
-whole process tree on request, and, as a child subreaper, adopts and kills the daemons a
-submission leaves behind.
+*keeper* per exercise module of a submission (see :mod:`grader.box`); the keeper builds an
+unprivileged box and forks the worker into it. The zygote never runs student code, is not
+dumpable (no worker can ptrace it or read its memory) and keeps no secrets: it holds no reference
+solution, no hidden suite and no re-implementation of a graded item. It polices memory (the
+resident memory of a keeper's whole tree, which works with CUDA where an address-space limit
+would not) and stops a box on request.
 
-The grader talks to it over a ``SOCK_SEQPACKET`` socket with small JSON messages; the socket and
-output pipe of each new worker travel with the spawn request as file descriptors.
+Before it says it is ready, it builds one empty box as a self-test, so a tier that this machine
+refuses is known before any submission is graded. The grader talks to it over a
+``SOCK_SEQPACKET`` socket with small JSON messages; the socket and output pipe of each new worker
+travel with the spawn request as file descriptors.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
+import re
 import select
 import signal
 import socket
 import sys
-from pathlib import Path
+import time
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
+from grader import box, linux
+
 POLL_SECONDS = 0.05
+STOP_GRACE_SECONDS = 5.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _prctl(option: int, value: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to kill this process when its parent dies (Linux)."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def describe_exit(status: int) -> tuple[str, str]:
+    """``(kind, sentence)`` for a keeper's ``waitpid`` status; kind is "timeout" or "crashed"."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
         try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if name == "SIGXCPU":
+            return "timeout", "the worker used up its CPU time limit"
+        advice = {
+            "SIGSEGV": "a segmentation fault: a crash in native code (ctypes, a bad tensor operation)",
+            "SIGABRT": "an abort in native code",
+            "SIGKILL": "killed",
+            "SIGXFSZ": "file size limit: it wrote a file larger than the limit",
+        }.get(name, "killed by a signal")
+        return "crashed", f"the worker process died: {name} ({advice})"
+    code = os.WEXITSTATUS(status)
+    if code == box.DISK_LIMIT_EXIT:
+        return "crashed", "file size limit: the code wrote more than the disk limit and was stopped"
+    if code == box.SETUP_FAILED_EXIT:
+        return "crashed", "the worker's sandbox could not be set up (see the grader's messages)"
+    return "crashed", f"the worker process exited with code {code} (os._exit or a fatal error in your code)"
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (children, grandchildren, ...)."""
-    children = _children_map()
-    found, stack = [], list(children.get(pid, []))
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def resident_bytes(pid: int) -> int:
@@ -73,40 +79,23 @@ def resident_bytes(pid: int) -> int:
         return 0
 
 
-def describe_exit(status: int) -> str:
-    """A sentence for a ``waitpid`` status."""
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        advice = {
-            "SIGSEGV": "a segmentation fault: a crash in native code (ctypes, a bad tensor operation)",
-            "SIGABRT": "an abort in native code",
-            "SIGKILL": "killed",
-            "SIGXFSZ": "wrote too much to a file",
-        }.get(name, "killed by a signal")
-        return f"the worker process died: {name} ({advice})"
-    code = os.WEXITSTATUS(status)
-    return f"the worker process exited with code {code} (os._exit or a fatal error in your code)"
-
-
 class Zygote:
     """Server side: runs in the zygote process."""
 
-    def __init__(self, control: socket.socket, memory_limit: int) -> None:
+    def __init__(self, control: socket.socket, spec: box.BoxSpec, memory_limit: int) -> None:
         self.control = control
+        self.spec = spec
         self.memory_limit = memory_limit
-        self.workers: dict[int, str | None] = {}  # pid -> reason it was killed
-        self.exited: dict[int, str] = {}
+        self.keepers: dict[int, str | None] = {}  # pid -> why the zygote stopped it (None: it did not)
+        self.exited: dict[int, dict] = {}
+        self.releasing: dict[int, float] = {}  # released keepers -> when to stop them if still running
 
     def run(self) -> None:
-        self.send({"op": "ready", "pid": os.getpid()})
         while True:
             readable, _, _ = select.select([self.control], [], [], POLL_SECONDS)
             self.reap()
             self.police_memory()
+            self.stop_overdue_releases()
             if not readable:
                 continue
             try:
@@ -114,115 +103,185 @@ class Zygote:
             except OSError:
                 data, fds = b"", []
             if not data:
-                self.kill_everything()
+                self.stop_all()
                 return
             request = json.loads(data)
-            reply = getattr(self, f"do_{request['op']}")(request, fds)
+            handler = getattr(self, f"do_{request.get('op')}", None)
+            reply = handler(request, fds) if handler is not None else {"op": "error", "detail": "unknown op"}
             self.send(reply)
 
     def send(self, message: dict) -> None:
         self.control.send(json.dumps(message).encode())
 
-    def do_spawn(self, request: dict, fds: list[int]) -> dict:
-        rpc_fd, output_fd = fds
+    def self_test(self) -> str | None:
+        """Build and tear down one empty box; None when it worked, else why not."""
+        read_end, write_end = os.pipe()
+        pid = self._fork_keeper(None, os.dup(write_end), write_end)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self.reap()
+            if pid in self.exited:
+                break
+            time.sleep(0.01)
+        else:
+            self.stop(pid, "the self-test box did not finish")
+        os.set_blocking(read_end, False)
+        try:
+            said = os.read(read_end, 4000).decode(errors="replace").strip()
+        except OSError:
+            said = ""
+        os.close(read_end)
+        status = self.exited.pop(pid, {"status": "did not finish"})
+        if status.get("code") == 0:
+            return None
+        return said or str(status.get("status"))
+
+    def _fork_keeper(self, stage: str | None, rpc_fd: int, output_fd: int) -> int:
         pid = os.fork()
-        if pid == 0:  # the worker
+        if pid == 0:
             try:
                 self.control.close()
-                os.setsid()
-                die_with_parent()
-                os.dup2(output_fd, 1)
-                os.dup2(output_fd, 2)
-                os.close(output_fd)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                from grader import worker
-
-                directory = Path(request["dir"])
-                worker.prepare_process(directory, request["hidden_roots"])
-                worker.serve(socket.socket(fileno=rpc_fd), directory)
+                if stage is None:  # the self-test reports on its output pipe
+                    os.dup2(output_fd, 2)
+                box.run_keeper(self.spec, stage, rpc_fd, output_fd)
             finally:
-                os._exit(0)
+                os._exit(box.SETUP_FAILED_EXIT)
         os.close(rpc_fd)
         os.close(output_fd)
-        self.workers[pid] = None
-        return {"op": "spawned", "pid": pid}
+        self.keepers[pid] = None
+        return pid
+
+    def do_spawn(self, request: dict, fds: list[int]) -> dict:
+        stage = request.get("stage")
+        if len(fds) != 2 or type(stage) is not str or not STAGE_NAME.match(stage):
+            for fd in fds:
+                os.close(fd)
+            return {"op": "error", "detail": "bad spawn request"}
+        if self.spec.tier == "uid":  # one uid per slot: the last box's teardown kills everything of that uid
+            for pid in [p for p, reason in self.keepers.items() if reason is None]:
+                self._wait_for(pid, STOP_GRACE_SECONDS)
+        return {"op": "spawned", "pid": self._fork_keeper(stage, fds[0], fds[1])}
+
+    def do_cpu(self, request: dict, fds: list[int]) -> dict:
+        """CPU seconds used so far by a box's processes (the keeper's tree, the keeper itself excluded)."""
+        pid = int(request["pid"])
+        if pid not in self.keepers:
+            return {"op": "cpu", "seconds": None}
+        return {"op": "cpu", "seconds": float(sum(cpu_seconds(p) for p in _tree(pid) if p != pid))}
+
+    def do_release(self, request: dict, fds: list[int]) -> dict:
+        """The grader is done with a box: its worker ends by itself; stop it if it has not in time."""
+        pid = int(request["pid"])
+        if pid in self.keepers:
+            self.releasing[pid] = time.monotonic() + STOP_GRACE_SECONDS
+        return {"op": "released"}
+
+    def _wait_for(self, pid: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while pid in self.keepers and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.002)
+        if pid in self.keepers:
+            self.stop(pid, None)
 
     def do_kill(self, request: dict, fds: list[int]) -> dict:
-        pid = request["pid"]
-        self.kill_tree(pid)
-        self.reap(block_for=pid)
-        return {"op": "killed", "status": self.exited.get(pid, "killed")}
+        pid = int(request["pid"])
+        self.stop(pid, None)
+        return {"op": "killed", **self.exited.pop(pid, {"kind": "crashed", "status": "killed"})}
 
     def do_wait(self, request: dict, fds: list[int]) -> dict:
-        pid = request["pid"]
-        self.reap(block_for=pid if request.get("block") else None)
-        return {"op": "status", "status": self.exited.get(pid)}
+        """The keeper's end, waiting up to ``seconds`` for it; stopped when it does not end in time."""
+        pid = int(request["pid"])
+        self._wait_for(pid, float(request.get("seconds", 5.0)))
+        return {"op": "status", **self.exited.pop(pid, {"kind": "crashed", "status": "killed"})}
 
-    def do_cleanup(self, request: dict, fds: list[int]) -> dict:
-        stray = descendants(os.getpid())
-        self.kill_everything()
-        private_tmp = os.environ.get("GRADER_PRIVATE_TMP")
-        if private_tmp and os.path.isdir(private_tmp):
-            import shutil
-
-            for entry in os.listdir(private_tmp):
-                path = os.path.join(private_tmp, entry)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(path)
-                    except OSError:
-                        pass
-        return {"op": "cleaned", "killed": len(stray)}
-
-    def kill_tree(self, pid: int) -> None:
-        for victim in [pid, *descendants(pid)]:
-            try:
-                os.kill(victim, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    def stop(self, pid: int, reason: str | None) -> None:
+        """Ask a keeper to stop its box (SIGTERM); SIGKILL it when it does not end in time."""
+        if pid not in self.keepers:
+            return
+        if reason is not None and self.keepers[pid] is None:
+            self.keepers[pid] = reason
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
             pass
-
-    def kill_everything(self) -> None:
-        for victim in descendants(os.getpid()):
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while pid in self.keepers and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.005)
+        if pid in self.keepers:
             try:
-                os.kill(victim, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self.reap()
+            while pid in self.keepers:
+                self.reap()
+                time.sleep(0.005)
 
-    def reap(self, block_for: int | None = None) -> None:
+    def stop_overdue_releases(self) -> None:
+        now = time.monotonic()
+        for pid, due in list(self.releasing.items()):
+            if pid not in self.keepers:
+                del self.releasing[pid]
+                self.exited.pop(pid, None)  # nobody will ask
+            elif now >= due:
+                self.stop(pid, None)
+
+    def stop_all(self) -> None:
+        for pid in list(self.keepers):
+            self.stop(pid, "the grader went away")
+
+    def reap(self) -> None:
+        """Collect every ended child without blocking (keepers, and orphans this subreaper adopted)."""
         while True:
             try:
-                pid, status = os.waitpid(-1, 0 if block_for is not None else os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            if pid in self.workers:
-                reason = self.workers.pop(pid)
-                self.exited[pid] = reason or describe_exit(status)
-            if pid == block_for:
-                block_for = None
+            if pid in self.keepers:
+                reason = self.keepers.pop(pid)
+                kind, sentence = describe_exit(status)
+                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+                self.exited[pid] = {"kind": "crashed" if reason else kind, "status": reason or sentence,
+                                    "code": code}
 
     def police_memory(self) -> None:
-        for pid, reason in list(self.workers.items()):
+        for pid, reason in list(self.keepers.items()):
             if reason is not None:
                 continue
-            used = resident_bytes(pid) + sum(resident_bytes(p) for p in descendants(pid))
+            used = sum(resident_bytes(p) for p in _tree(pid))
             if used > self.memory_limit:
                 limit_gib = self.memory_limit / 2**30
-                self.workers[pid] = f"the worker used more than the {limit_gib:.1f} GiB memory limit and was stopped"
-                self.kill_tree(pid)
+                self.stop(pid, f"memory limit: the worker used more than {limit_gib:.1f} GiB and was stopped")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
 
 
 def preload() -> None:
     """Import what every worker needs, so that forking gives a warm process."""
+    import importlib
+    from pathlib import Path
+
     import numpy  # noqa: F401
     import torch
     import torch.nn.functional
@@ -236,21 +295,28 @@ def preload() -> None:
         import torchvision.transforms  # noqa: F401
     except ImportError:  # pragma: no cover - torchvision is a dependency
         pass
-    import importlib
-    from pathlib import Path as _Path
-
     from grader import fixtures, guards, wire, worker  # noqa: F401
 
-    for path in sorted(_Path(fixtures.__file__).parent.glob("fixtures_*.py")):
+    for path in sorted(Path(fixtures.__file__).parent.glob("fixtures_*.py")):
         importlib.import_module(f"grader.{path.stem}")
 
 
 def main() -> None:
-    """Entry point: ``python -I -c '...main()' CONTROL_FD MEMORY_LIMIT_BYTES``."""
-    control_fd, memory_limit = int(sys.argv[1]), int(sys.argv[2])
-    die_with_parent()
+    """Entry point: ``python -I -c '...main()' CONTROL_FD MEMORY_LIMIT_BYTES OPTIONS_JSON`` (the box spec,
+    and ``probe_only`` to test the tier and exit without importing torch)."""
+    control_fd, memory_limit, options = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+    spec = box.BoxSpec.from_dict(options)
+    linux.die_with_parent()
+    try:
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
+    except OSError:
+        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    preload()
-    control = socket.socket(fileno=control_fd)
-    Zygote(control, memory_limit).run()
+    linux.become_subreaper()
+    zygote = Zygote(socket.socket(fileno=control_fd), spec, memory_limit)
+    problem = zygote.self_test()  # before torch is imported: a tier that cannot work fails in a moment
+    if problem is None and not options.get("probe_only"):
+        preload()
+    zygote.send({"op": "ready", "pid": os.getpid(), "ok": problem is None, "detail": problem or ""})
+    if problem is None and not options.get("probe_only"):
+        zygote.run()

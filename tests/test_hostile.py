@@ -46,7 +46,8 @@ def test_an_endless_loop_times_out_only_its_item(grading_service, modules, tmp_p
             while True:
                 pass
     """))
-    assert "did not finish within 5 s" in _only_item_lost(items, "loss_fn", "timeout")
+    feedback = _only_item_lost(items, "loss_fn", "timeout")
+    assert "did not finish within 5 s of CPU time" in feedback or "wall-clock" in feedback  # a loaded machine
 
 
 def test_sys_exit_is_reported_as_what_the_code_raised(grading_service, modules, tmp_path):

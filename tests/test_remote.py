@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from grader.remote import Call, RemoteConnection, RemoteModule, WorkerSession, ZygoteClient
+from grader.engine import GradingService
+from grader.remote import Call, RemoteConnection, RemoteModule, WorkerSession
 
 STUDENT_CODE = '''
 import torch
@@ -34,16 +34,16 @@ def share(array):
 
 
 @pytest.fixture(scope="module")
-def module(tmp_path_factory) -> Iterator[tuple[RemoteConnection, RemoteModule]]:
-    stage = tmp_path_factory.mktemp("stage")
-    (stage / "student.py").write_text(STUDENT_CODE)
-    zygote = ZygoteClient(Path(stage), 2**32, use_cuda=False)
-    session = WorkerSession(zygote)
-    session.import_module("student", time.monotonic() + 30)
-    connection = RemoteConnection(session, Call(time.monotonic() + 120, (), "student"))
-    yield connection, RemoteModule(connection, "student")
-    session.close()
-    zygote.close()
+def module() -> Iterator[tuple[RemoteConnection, RemoteModule]]:
+    with GradingService(torch.device("cpu")) as service:
+        stage = service.zygote.places.staging / "student"
+        stage.mkdir()
+        (stage / "student.py").write_text(STUDENT_CODE)
+        session = WorkerSession(service.zygote, "student")
+        session.import_module("student", 30)
+        connection = RemoteConnection(session, Call(time.monotonic() + 120, (), "student"))
+        yield connection, RemoteModule(connection, "student")
+        session.close()
 
 
 def test_a_view_of_a_sliced_argument_shares_memory_with_that_slice(module):
