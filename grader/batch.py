@@ -59,7 +59,7 @@ from typing import TextIO
 
 import torch
 
-from grader import catalogue, engine, gradebook, submissions
+from grader import catalogue, engine, gradebook, sandbox, submissions
 from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
 from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
 from grader.report import GradeReport, report_from_dict
@@ -272,6 +272,9 @@ class Batch:
         entries = self._entries()
         # before anything is written: refuses (UsageError) when only reduced isolation works here
         self.isolation = probe_isolation(self.device, self.allow_unsandboxed)
+        if self.isolation == "uid":  # workers run as other uids: they must not read other students' reports
+            self.out.mkdir(parents=True, exist_ok=True)
+            sandbox.deny_other_users(self.out)
         keys = file_keys([entry.name for entry in entries])
         for folder in (self.reports_dir, self.feedback_dir, self.state_dir):
             folder.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def build_bundle(out_zip: Path, force: bool = False, allow_unsandboxed: bool = F
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_zip.with_suffix(".zip.partial")
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
-        run_step = RUN_AUTOGRADER.format(extra=" --allow-unsandboxed" if allow_unsandboxed else "")
+        run_step = RUN_AUTOGRADER.replace("{extra}", " --allow-unsandboxed" if allow_unsandboxed else "")
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", run_step)):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16

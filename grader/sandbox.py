@@ -218,14 +218,20 @@ class SlotUid:
 
 
 def protect_hidden_parts() -> list[str]:
-    """Tier uid: make the reference solutions and the hidden suites unreadable to other users.
+    """Tier uid: make the reference solutions, the hidden suites and the kit's git history (which
+    holds the solutions too) unreadable to other users.
 
-    Returns the folders whose mode was changed (for a one-line notice).
+    Returns the folders whose mode was changed.
     """
     from grader import catalogue
 
+    return deny_other_users(catalogue.SOLUTIONS_DIR, catalogue.KIT_ROOT / "tests", catalogue.KIT_ROOT / ".git")
+
+
+def deny_other_users(*folders: Path) -> list[str]:
+    """``chmod o-rwx`` on each existing folder; the folders whose mode changed."""
     changed = []
-    for folder in (catalogue.SOLUTIONS_DIR, catalogue.KIT_ROOT / "tests"):
+    for folder in folders:
         try:
             mode = folder.stat().st_mode
         except OSError:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from grader import catalogue
 from grader.cli import main
+from tests import isolation_harness as harness
 
 MODULE = "ex02_gradient_descent"
 
@@ -92,3 +93,21 @@ def test_a_crashing_submission_still_gets_results(bundle, tmp_path):
     assert "crashed" in by_name[f"{MODULE}.loss_fn"]["output"]
     assert by_name[f"{MODULE}.grad_fn"]["status"] == "passed"
     assert "crashed" in by_name["ex01_tensors.reshaped"]["output"]
+
+
+def test_in_a_stock_docker_container_the_bundle_grades_the_solutions_as_an_unprivileged_uid(bundle):
+    """Docker's default seccomp profile refuses bubblewrap's namespaces and its capability set has no
+    CAP_SYS_ADMIN: the run step must still grade (tier uid), at full marks, and say which tier."""
+    harness.require("docker")
+    with harness.shared_folder("gradescope-") as shared:
+        files = {f"exercises/{p.name}": p.read_text() for p in catalogue.SOLUTIONS_DIR.glob("ex*.py")}
+        root = _autograder_tree(bundle, shared / "autograder", files)
+        for folder in (root, root / "submission", root / "source"):
+            folder.chmod(0o755)
+        outcome = harness.run("docker", ["/bin/bash", str(root / "run_autograder")], keep=[shared],
+                              extra_env={"AUTOGRADER_ROOT": str(root)}, timeout=900)
+        assert outcome.returncode == 0, outcome.describe()
+        document = json.loads((root / "results" / "results.json").read_text())
+    _assert_valid_results(document)
+    assert "(isolation: uid)" in document["output"], document["output"]
+    assert document["score"] == sum(t["max_score"] for t in document["tests"]) > 0, document["output"]
