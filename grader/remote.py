@@ -119,6 +119,7 @@ class ZygoteClient:
 
     def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
                  probe_only: bool = False) -> None:
+        self.spawned = 0  # boxes asked for so far
         failures = []
         for tier, why_not in sandbox.candidate_tiers():
             if why_not is not None:
@@ -252,6 +253,7 @@ class WorkerSession:
             os.close(read_fd)
             raise GraderUnavailable(f"the grading zygote refused a worker: {reply.get('detail')}")
         self.sock, self.pid = ours, int(reply["pid"])
+        self.zygote.spawned += 1
         self.capture = OutputCapture(read_fd)
         self.capture.start()
         self.imported = {}
