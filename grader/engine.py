@@ -513,6 +513,10 @@ class GradingService:
         The submission is staged into a fresh folder that no other submission uses, read only by the
         boxes (each copies it into its own private place), and removed afterwards.
         """
+        if catalogue.has_hidden_suites():  # read before any submission's code runs (and could change them)
+            for module in selection.modules:
+                load_suite(module.name)
+                load_reference(module.name)
         stage_name = f"s{next(self._staged)}"
         stage = self.zygote.places.staging / stage_name
         stage.mkdir(mode=0o700)

@@ -251,7 +251,7 @@ class Zygote:
         for pid, reason in list(self.keepers.items()):
             if reason is not None:
                 continue
-            used = sum(resident_bytes(p) for p in _tree(pid))
+            used = sum(resident_bytes(p) for p in _tree(pid) if p != pid)  # the keeper itself is ours
             if used > self.memory_limit:
                 limit_gib = self.memory_limit / 2**30
                 self.stop(pid, f"memory limit: the worker used more than {limit_gib:.1f} GiB and was stopped")
