@@ -40,9 +40,7 @@ import lzma
 import multiprocessing
 import os
 import re
-import shutil
 import signal
-import stat
 import sys
 import tempfile
 import threading
@@ -61,6 +59,7 @@ import torch
 
 from grader import catalogue, engine, gradebook, sandbox, submissions
 from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
+from grader.files import remove_tree
 from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
 from grader.report import GradeReport, report_from_dict
 
@@ -170,46 +169,6 @@ def file_keys(names: list[str]) -> dict[str, str]:
         used.add(candidate.casefold())
         keys[name] = candidate
     return keys
-
-
-def remove_tree(path: Path) -> bool:
-    """Remove ``path`` and everything under it; never raises. True when it is gone.
-
-    A worker may leave read-only files or directories with mode 000: a step that fails makes its
-    directory accessible (never through a symbolic link) and is tried again once. What still cannot
-    be removed is left where it is.
-    """
-    root = os.fspath(path)
-    tried: set[str] = set()
-
-    def retry(_function: object, failed: str, _error: object) -> None:
-        if failed in tried:
-            return
-        tried.add(failed)
-        with contextlib.suppress(OSError):
-            if failed != root:
-                _make_accessible(os.path.dirname(failed))
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                _make_accessible(failed)
-                _rmtree(failed, retry)
-            else:
-                os.unlink(failed)
-
-    with contextlib.suppress(OSError):
-        _rmtree(root, retry)
-    return not os.path.lexists(root)
-
-
-def _make_accessible(folder: str) -> None:
-    if not os.path.islink(folder):
-        os.chmod(folder, stat.S_IRWXU)
-
-
-def _rmtree(path: str, handler: Callable[[object, str, object], None]) -> None:
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=handler)
-    else:
-        shutil.rmtree(path, onerror=handler)
 
 
 def submission_time_limit(selection: catalogue.Selection) -> float:

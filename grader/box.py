@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import linux
+from grader.files import remove_tree
 
 SUBMISSION_INSIDE = "/submission"
 STAGING_INSIDE = "/staging"
@@ -261,7 +262,7 @@ def _kill_everything_left(spec: BoxSpec) -> None:
         _kill_as_uid(spec.uid)
     elif spec.tier == "reduced":
         for _ in range(3):
-            victims = _descendants(os.getpid())
+            victims = linux.process_tree(os.getpid())[1:]
             for victim in victims:
                 try:
                     os.kill(victim, signal.SIGKILL)
@@ -291,24 +292,6 @@ def _kill_as_uid(uid: int) -> None:
             os._exit(1)
         os._exit(1)
     os.waitpid(killer, 0)
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat_file:
-                    parent = int(stat_file.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, stack = [], list(children.get(pid, []))
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
 
 
 def _disk_used(spec: BoxSpec, folder: str) -> int:
@@ -381,27 +364,6 @@ def _remove_owned_by(place: str, uid: int) -> None:
                 remove_tree(entry.path)
         except OSError:
             continue
-
-
-def remove_tree(path: str) -> None:
-    """Remove a file or folder whatever its modes (a worker may leave mode-000 folders); never raises."""
-    def make_writable_and_retry(function, failed_path, _info):
-        try:
-            os.chmod(os.path.dirname(failed_path), 0o700)
-            if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-                os.chmod(failed_path, 0o700)
-            function(failed_path)
-        except OSError:
-            pass
-
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-            shutil.rmtree(path, onerror=make_writable_and_retry)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
 
 
 def _exit_like(status: int | str) -> None:

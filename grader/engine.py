@@ -27,7 +27,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from grader import box, catalogue, report, sandbox, wire
+from grader import catalogue, files, report, sandbox, wire
 from grader.compare import difference, normalize
 from grader.guards import forbidden_calls
 from grader.remote import (
@@ -485,7 +485,7 @@ class GradingService:
         try:
             self.zygote = ZygoteClient(self._places_for, memory_limit, device.type == "cuda", probe_only)
         except BaseException:
-            box.remove_tree(str(self._temporary))
+            files.remove_tree(str(self._temporary))
             raise
         if self.isolation == "reduced" and not allow_reduced:
             self.close()
@@ -535,7 +535,7 @@ class GradingService:
                 grader_.close()
             exercises = [known[m.name] for m in selection.modules]
         finally:
-            box.remove_tree(str(stage))
+            files.remove_tree(str(stage))
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
                                   sandboxed=self.sandboxed, isolation=self.isolation,
                                   output_bytes=grader_.output_total,
@@ -545,7 +545,7 @@ class GradingService:
         try:
             self.zygote.close()
         finally:
-            box.remove_tree(str(self._temporary))
+            files.remove_tree(str(self._temporary))
 
     def __enter__(self) -> GradingService:  # noqa: PYI034
         return self

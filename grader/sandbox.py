@@ -43,8 +43,8 @@ TIER_DESCRIPTIONS = {
 GRADER_DIR = Path(grader.__file__).resolve().parent
 KIT_PARENT = GRADER_DIR.parent
 SANDBOX_KIT = "/kit"
-WORKER_MODULES = ("__init__.py", "box.py", "compare.py", "guards.py", "linux.py", "report.py", "suite.py", "wire.py",
-                  "worker.py", "zygote.py")
+WORKER_MODULES = ("__init__.py", "box.py", "compare.py", "files.py", "guards.py", "linux.py", "report.py",
+                  "suite.py", "wire.py", "worker.py", "zygote.py")
 ENVIRONMENT_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
                        "NVIDIA_DRIVER_CAPABILITIES", "LD_LIBRARY_PATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                        "CUBLAS_WORKSPACE_CONFIG")

@@ -167,7 +167,7 @@ class Zygote:
         pid = int(request["pid"])
         if pid not in self.keepers:
             return {"op": "cpu", "seconds": None}
-        return {"op": "cpu", "seconds": float(sum(cpu_seconds(p) for p in _tree(pid) if p != pid))}
+        return {"op": "cpu", "seconds": float(sum(cpu_seconds(p) for p in linux.process_tree(pid) if p != pid))}
 
     def do_release(self, request: dict, fds: list[int]) -> dict:
         """The grader is done with a box: its worker ends by itself; stop it if it has not in time."""
@@ -251,30 +251,10 @@ class Zygote:
         for pid, reason in list(self.keepers.items()):
             if reason is not None:
                 continue
-            used = sum(resident_bytes(p) for p in _tree(pid) if p != pid)  # the keeper itself is ours
+            used = sum(resident_bytes(p) for p in linux.process_tree(pid) if p != pid)  # the keeper itself is ours
             if used > self.memory_limit:
                 limit_gib = self.memory_limit / 2**30
                 self.stop(pid, f"memory limit: the worker used more than {limit_gib:.1f} GiB and was stopped")
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
 
 
 def preload() -> None:
