@@ -47,6 +47,8 @@ PROCESS_LIMIT = 256
 OPEN_FILES_LIMIT = 1024
 SHARED_TMP_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
 WAKE_SIGNALS = {signal.SIGCHLD, signal.SIGTERM}
+TMPFS_SIZE_FACTOR = 2
+NAMESPACE_DISK_POLL_SECONDS = 0.02
 
 
 @dataclass
@@ -95,13 +97,16 @@ def run_keeper(spec: BoxSpec, stage_name: str | None, rpc_fd: int, output_fd: in
 # ---------------------------------------------------------------- building the box
 def _enter_namespaces(spec: BoxSpec, stage_name: str | None) -> str:
     uid, gid = os.geteuid(), os.getegid()
+    # The zygote is not dumpable; a keeper must be, to write its own uid map (it is out of the worker's reach).
+    linux.prctl(linux.PR_SET_DUMPABLE, 1, "prctl(PR_SET_DUMPABLE)")
     linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWIPC
                   | linux.CLONE_NEWUTS)
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"{BOX_UID} {uid} 1")
     Path("/proc/self/gid_map").write_text(f"{BOX_UID} {gid} 1")
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    size = f"size={spec.disk_limit},nr_inodes={MAX_FILES_COUNTED}"
+    # Twice the limit: the keeper stops the worker at the limit, before a write can fail for want of space.
+    size = f"size={TMPFS_SIZE_FACTOR * spec.disk_limit},nr_inodes={MAX_FILES_COUNTED}"
     for place in (SUBMISSION_INSIDE, "/tmp", "/dev/shm"):
         if os.path.isdir(place):
             linux.mount("tmpfs", place, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"{size},mode=0755")
@@ -157,6 +162,7 @@ def _run_worker(spec: BoxSpec, folder: str, rpc_fd: int, output_fd: int, probe: 
         os.dup2(output_fd, 2)
         os.close(output_fd)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it: past the file size limit, stop
         import socket
 
         from grader import worker
@@ -213,7 +219,7 @@ def _probe_inside(spec: BoxSpec, folder: str) -> None:
 def _supervise(spec: BoxSpec, folder: str, worker_pid: int) -> int | str:
     """Wait for the worker; its wait status, "disk" when it wrote past the limit, "stopped" when the
     zygote asked (SIGTERM) to stop it. Wakes at once on SIGCHLD and SIGTERM (blocked, then waited for)."""
-    interval = POLL_SECONDS if spec.tier == "namespaces" else DISK_POLL_SECONDS
+    interval = NAMESPACE_DISK_POLL_SECONDS if spec.tier == "namespaces" else DISK_POLL_SECONDS
     while True:
         finished = _reap(worker_pid)
         if finished is not None:

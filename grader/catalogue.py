@@ -52,7 +52,12 @@ class ModuleInfo:
 
 def has_hidden_suites() -> bool:
     """True in the full (instructor) kit, False in a student handout."""
-    return SUITES_DIR.is_dir() and any(SUITES_DIR.glob("ex*.py"))
+    try:
+        return SUITES_DIR.is_dir() and any(SUITES_DIR.glob("ex*.py"))
+    except PermissionError:
+        raise UsageError(f"{SUITES_DIR} is not readable by you: grading as root made the kit's hidden parts "
+                         "private (chmod o-rwx). Grade as root, or ask the kit's owner to run "
+                         "`chmod o+rx solutions tests` in the kit") from None
 
 
 def suite_path(module_name: str) -> Path:
