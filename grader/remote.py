@@ -33,7 +33,7 @@ STARVED_EXTENSION_CAP = 120.0  # seconds a starved but computing worker may run 
 STARVED_EXTENSION_STEP = 5.0
 BUSY_SAMPLE_SECONDS = 0.5
 BUSY_FRACTION = 0.1  # of a core: less than this while the backstop passes means sleeping or blocked
-FRAME_GRACE_SECONDS = 10.0  # once an answer starts, how long it may take to arrive whole (past the deadline)
+FRAME_GRACE_SECONDS = 1.0  # an answer that starts just before the deadline may take this long to arrive whole
 
 
 class WorkerFailure(Exception):

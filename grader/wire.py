@@ -169,6 +169,9 @@ class Encoder:
         if kind is torch.device:
             return ("device", str(value))
         if kind is np.ndarray and value.dtype.kind in _NUMPY_KINDS and value.dtype.isnative:
+            if value.size > MAX_TENSOR_ELEMENTS or value.size * value.itemsize > MAX_TENSOR_BYTES:
+                return refused_marker(f"a NumPy array of {value.size} elements (over the grader's limit of "
+                                      f"{MAX_TENSOR_ELEMENTS})")
             return ("ndarray", torch.from_numpy(np.ascontiguousarray(value)).clone())
         if isinstance(value, np.generic) and kind.__module__ == "numpy" and value.dtype.kind in _NUMPY_KINDS:
             return ("npscalar", value.dtype.str, value.item())
@@ -177,12 +180,26 @@ class Encoder:
         return self._opaque(value)
 
 
+def refused_marker(problem: str) -> tuple:
+    """The encoding of a value the grader would refuse anyway: what it is, in words (never copied)."""
+    return ("opaque", problem, [REFUSED], problem)
+
+
 def encode_tensor(t: torch.Tensor) -> tuple:
-    """Encode an exact ``torch.Tensor`` with its gradient, as a compact copy (never a whole storage)."""
+    """Encode an exact ``torch.Tensor`` with its gradient, as a compact copy (never a whole storage).
+
+    A tensor the grader would refuse (see :func:`tensor_problem`) is described, not copied: a stride-0
+    tensor of 805M elements would otherwise cost 3 GiB here before the grader could say no.
+    """
     plain = t.detach()
+    problem = tensor_problem(plain)
+    if problem is not None:
+        return refused_marker(problem)
     grad = t.grad if t.is_leaf else None
     grad_enc = None
     if grad is not None and type(grad) is torch.Tensor:
+        if tensor_problem(grad) is not None:
+            return refused_marker(f"a tensor whose .grad is {tensor_problem(grad)}")
         grad_enc = grad.detach().clone()
     return ("tensor", plain.clone(), bool(t.requires_grad), grad_enc, type(t) is torch.nn.Parameter)
 

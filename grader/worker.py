@@ -70,7 +70,7 @@ class _Arguments:
 
     def view_of(self, t: torch.Tensor) -> tuple | None:
         """``("argview", ...)`` when ``t`` shares memory with an argument, else None."""
-        if t.numel() == 0 or t.layout != torch.strided:
+        if t.numel() == 0 or wire.tensor_problem(t) is not None:
             return None
         start = t.data_ptr()
         for path, obj, _ in self.leaves:

@@ -94,7 +94,7 @@ class Zygote:
         while True:
             readable, _, _ = select.select([self.control], [], [], POLL_SECONDS)
             self.reap()
-            self.police_memory()
+            self.police()
             self.stop_overdue_releases()
             if not readable:
                 continue
@@ -247,11 +247,17 @@ class Zygote:
                 self.exited[pid] = {"kind": "crashed" if reason else kind, "status": reason or sentence,
                                     "code": code}
 
-    def police_memory(self) -> None:
+    def police(self) -> None:
+        """Stop a box whose processes hold more than the memory limit or number more than the process limit."""
         for pid, reason in list(self.keepers.items()):
             if reason is not None:
                 continue
-            used = sum(resident_bytes(p) for p in linux.process_tree(pid) if p != pid)  # the keeper itself is ours
+            processes = [p for p in linux.process_tree(pid) if p != pid]  # the keeper itself is ours
+            if len(processes) > box.PROCESS_LIMIT:  # RLIMIT_NPROC does not bind a box whose outer uid is root
+                self.stop(pid, f"process limit: the code started more than {box.PROCESS_LIMIT} processes "
+                               "and was stopped")
+                continue
+            used = sum(resident_bytes(p) for p in processes)
             if used > self.memory_limit:
                 limit_gib = self.memory_limit / 2**30
                 self.stop(pid, f"memory limit: the worker used more than {limit_gib:.1f} GiB and was stopped")

@@ -224,3 +224,23 @@ def test_autograd_inside_the_hand_written_training_loop_is_refused(grading_servi
             return params.detach()
     """))
     assert "may not call torch" in _only_item_lost(items, "training_loop", "failed")
+
+
+def test_a_flood_of_processes_is_stopped_at_the_process_limit(grading_service, modules, tmp_path):
+    items = _grade(grading_service, modules, _write(tmp_path, """
+        import subprocess, time
+        def loss_fn(t_p, t_c):
+            children = []
+            try:
+                for _ in range(400):
+                    children.append(subprocess.Popen(["sleep", "30"]))
+            except OSError as error:
+                raise RuntimeError(f"started {len(children)} processes, then: {error}")
+            time.sleep(3)
+            return float(len(children))
+    """))
+    feedback = _only_item_lost(items, "loss_fn", items["loss_fn"].status)
+    # as root the kernel exempts the box's uid from RLIMIT_NPROC and the zygote's count stops it;
+    # as another user the kernel refuses the fork past the limit
+    assert ("process limit" in feedback and items["loss_fn"].status == "crashed") or \
+        ("started 25" in feedback and items["loss_fn"].status == "failed"), feedback
