@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import batch, catalogue, engine, gradebook
+from grader import batch, catalogue, engine, files, gradebook
 from grader.remote import GraderUnavailable
 
 MODULE = "ex01_tensors"
@@ -289,7 +289,7 @@ def test_removing_a_tree_handles_read_only_and_mode_000_folders_and_never_raises
     (tree / "read_only" / "closed").chmod(0)
     (tree / "read_only").chmod(stat.S_IRUSR | stat.S_IXUSR)
     tree.chmod(0)
-    assert batch.remove_tree(tree) is True and not tree.exists()
+    assert files.remove_tree(tree) is True and not tree.exists()
 
     stubborn = tmp_path / "stubborn"
     stubborn.mkdir()
@@ -297,8 +297,8 @@ def test_removing_a_tree_handles_read_only_and_mode_000_folders_and_never_raises
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError("operation not permitted (simulated)")
 
-    monkeypatch.setattr(batch.shutil, "rmtree", refuse)
-    assert batch.remove_tree(stubborn) is False and stubborn.exists()
+    monkeypatch.setattr(files.shutil, "rmtree", refuse)
+    assert files.remove_tree(stubborn) is False and stubborn.exists()
 
 
 def test_an_interrupted_batch_with_grader_errors_resumed_gives_the_same_gradebook_as_an_uninterrupted_one(
