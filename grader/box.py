@@ -80,6 +80,8 @@ def run_keeper(spec: BoxSpec, stage_name: str | None, rpc_fd: int, output_fd: in
             folder = _private_folder(spec, stage_name)
         linux.become_subreaper()
         signal.pthread_sigmask(signal.SIG_BLOCK, WAKE_SIGNALS)  # delivered to _supervise's sigtimedwait
+        if spec.tier == "namespaces":
+            _start_namespace_init(rpc_fd, output_fd)
         worker_pid = os.fork()
         if worker_pid == 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, WAKE_SIGNALS)
@@ -92,6 +94,25 @@ def run_keeper(spec: BoxSpec, stage_name: str | None, rpc_fd: int, output_fd: in
     status = _supervise(spec, folder, worker_pid)
     _tear_down(spec, folder)
     _exit_like(status)
+
+
+_namespace_init: int | None = None
+
+
+def _start_namespace_init(*protocol_fds: int) -> None:
+    """Start PID 1 of the box's PID namespace: a tiny process that only waits (``sleep``).
+
+    The worker must not be PID 1 itself: the kernel drops signals that a namespace's init has no
+    handler for, SIGXCPU and SIGXFSZ included, so its CPU time and file size limits would not stop
+    it. Spawned without copying the keeper's memory, and without the protocol's descriptors (the
+    grader must see the worker's socket close when the worker ends). When the keeper kills it, the
+    kernel kills every process left in the namespace.
+    """
+    global _namespace_init
+    sleep = shutil.which("sleep") or "/bin/sleep"
+    closing = [(os.POSIX_SPAWN_CLOSE, fd) for fd in sorted({*protocol_fds, *_open_descriptors()}) if fd > 2]
+    _namespace_init = os.posix_spawn(sleep, [sleep, "infinity"], {}, file_actions=closing,
+                                     setsigmask=set())
 
 
 # ---------------------------------------------------------------- building the box
@@ -261,10 +282,15 @@ def _kill_worker(spec: BoxSpec, worker_pid: int) -> None:
 
 
 def _kill_everything_left(spec: BoxSpec) -> None:
-    """Kill what the worker started. In a PID namespace the kernel does it when the worker (its
-    init) dies; as a dedicated uid, ``kill(-1)`` from that uid reaches every process it owns, in
-    one pass the kernel does not let a fork race; otherwise, every descendant of the keeper."""
-    if spec.tier == "uid" and spec.uid is not None:
+    """Kill what the worker started. In a PID namespace the kernel does it once its init is killed;
+    as a dedicated uid, ``kill(-1)`` from that uid reaches every process it owns, in one pass the
+    kernel does not let a fork race; otherwise, every descendant of the keeper."""
+    if spec.tier == "namespaces" and _namespace_init is not None:
+        try:
+            os.kill(_namespace_init, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    elif spec.tier == "uid" and spec.uid is not None:
         _kill_as_uid(spec.uid)
     elif spec.tier == "reduced":
         for _ in range(3):
@@ -350,9 +376,9 @@ def _bytes_owned(places: list[str], uid: int | None, limit: int) -> int:
 
 def _tear_down(spec: BoxSpec, folder: str) -> None:
     """Nothing of the box survives it: processes first, then files."""
-    if spec.tier == "namespaces":
-        return  # the PID namespace died with the worker; the tmpfs mounts die with the keeper
     _kill_everything_left(spec)
+    if spec.tier == "namespaces":
+        return  # the tmpfs mounts die with the keeper's mount namespace
     remove_tree(folder)
     if spec.tier == "uid" and spec.uid is not None:
         for place in SHARED_TMP_PLACES:

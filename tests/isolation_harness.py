@@ -56,6 +56,10 @@ HIDDEN_PLACES = ({"path": "/root", "mode": "0755", "size": "16m"},
                  {"path": "/tmp", "mode": "1777", "size": "4g"},
                  {"path": "/var/tmp", "mode": "1777", "size": "1g"},
                  {"path": "/dev/shm", "mode": "1777", "size": "1g"})
+# Where a machine keeps other people's files, or another copy of this kit (CI grades a fresh clone
+# while the developer's checkout, readable by every user, stays on the machine): a Docker image
+# holds none of them, and in the uid tier a worker can read whatever every user may read.
+OTHER_PLACES = ("/work", "/home", "/srv", "/opt", "/mnt", "/media")
 INIT_SCRIPT = Path(__file__).resolve().parent / "isolation_init.py"
 SLOT_UIDS = range(61000, 62000)
 BOX_UID = 1000
@@ -149,6 +153,12 @@ def remove_tree(folder: Path) -> None:
         shutil.rmtree(folder, onerror=make_writable_and_retry)
 
 
+def other_places() -> list[dict]:
+    """Tmpfs covers for :data:`OTHER_PLACES` that exist here (the paths a run keeps are bound back)."""
+    return [{"path": place, "mode": "0755", "size": "16m"} for place in OTHER_PLACES if os.path.isdir(place)
+            and not os.path.islink(place)]
+
+
 def copy_modules(source: Path, target: Path, mode: int = 0o644) -> Path:
     """Copy the ``ex*.py`` files of ``source`` into ``target`` (created), each readable by everyone."""
     target.mkdir(parents=True, exist_ok=True)
@@ -205,7 +215,7 @@ def run(environment: str, args: Sequence[str], *, keep: Sequence[Path] = (), cwd
             path.insert(0, str(fake_bin))
         env = {"PATH": ":".join(path), "HOME": str(home), "LANG": "C.UTF-8", **(extra_env or {})}
         spec = {
-            "hide": list(HIDDEN_PLACES),
+            "hide": list(HIDDEN_PLACES) + other_places(),
             "keep": sorted({*python_paths(), str(catalogue.KIT_ROOT.resolve()), str(workspace),
                             *(str(Path(k).resolve()) for k in keep)}),
             "private_copies": [str(catalogue.KIT_ROOT.resolve() / name) for name in PRIVATE_KIT_FOLDERS],
