@@ -124,6 +124,11 @@ def _own_ids():
                         own.update(int(n) for n in line.split()[1:])
     except (OSError, ValueError):
         pass
+    if _os.getppid() == 0 and _os.getpid() != 1:
+        # our parent is outside our PID namespace: pid 1 here is the box's own init (a `sleep` that
+        # only waits), part of this submission's box; a pid number read from the outer /proc
+        # would name it too. Reaching it says nothing about the grader.
+        own.add(1)
     return own
 
 
