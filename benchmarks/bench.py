@@ -8,6 +8,7 @@ the figures depend on the machine and on what else it is doing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -33,14 +34,18 @@ def median_of(repeats: int, command: list[str]) -> tuple[float, list[float]]:
 
 
 def make_submissions(folder: Path, count: int, kind: str) -> None:
-    """``count`` submissions: ``mixed`` cycles reference copy, stub copy, broken copy; ``stub`` only stubs."""
+    """``count`` submissions: ``mixed`` cycles reference copy, stub copy, broken copy; ``stub`` only stubs;
+    ``edited`` stubs with a comment added to every module (each module then needs a box of its own:
+    an untouched stub's result is remembered by its exact bytes)."""
     for index in range(count):
         target = folder / f"student{index:03d}"
         target.mkdir(parents=True)
-        choice = "stub" if kind == "stub" else ("reference", "stub", "broken")[index % 3]
-        source = ROOT / ("exercises" if choice == "stub" else "solutions")
+        choice = kind if kind in ("stub", "edited") else ("reference", "stub", "broken")[index % 3]
+        source = ROOT / ("exercises" if choice in ("stub", "edited") else "solutions")
         for module in sorted(source.glob("ex*.py")):
             shutil.copy(module, target / module.name)
+            if choice == "edited":
+                (target / module.name).write_text(module.read_text() + f"\n# student {index}\n")
         if choice == "broken":
             module = target / "ex02_gradient_descent.py"
             module.write_text(module.read_text() + BROKEN_OVERRIDE)
@@ -90,8 +95,9 @@ def main() -> None:
     parser.add_argument("--skip-batch", action="store_true")
     options = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
-    print(f"machine: {cores} cores, python {sys.version.split()[0]}, sandbox: "
-          f"{'bubblewrap' if shutil.which('bwrap') and os.environ.get('GRADER_SANDBOX') != 'none' else 'none'}")
+    tier = json.loads(subprocess.run(["grade", "check", "ex01.reshaped", "--json"], capture_output=True, text=True,
+                                     check=True).stdout)["isolation"]
+    print(f"machine: {cores} cores, python {sys.version.split()[0]}, isolation tier: {tier}")
 
     torch_import, runs = median_of(options.repeats, [sys.executable, "-c", "import torch"])
     print(f"torch import in a fresh process: median {torch_import:.2f} s  (runs {[round(r, 2) for r in runs]})")
@@ -110,7 +116,7 @@ def main() -> None:
     if options.skip_batch:
         return
     n = options.submissions
-    for kind in ("stub", "mixed"):
+    for kind in ("stub", "edited", "mixed"):
         per_submission = {}
         for jobs in (1, cores):
             fixed = batch_seconds(jobs, "stub", jobs)
