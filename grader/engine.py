@@ -228,7 +228,7 @@ class SubmissionGrader:
     def __init__(self, zygote: ZygoteClient, stage: str, device: torch.device, cache: ReferenceCache) -> None:
         self.zygote = zygote
         self.stage = stage
-        self.session = WorkerSession(zygote, stage)
+        self.session: WorkerSession | None = None
         self.upcoming: WorkerSession | None = None
         self.device = device
         self.cache = cache
@@ -236,16 +236,19 @@ class SubmissionGrader:
 
     def close(self) -> None:
         for session in (self.session, self.upcoming):
-            if session is not None:
-                session.close()
-                self.output_total += session.output_total
-        self.upcoming = None
+            self._retire(session)
+        self.session = self.upcoming = None
+
+    def _retire(self, session: WorkerSession | None) -> None:
+        """Close a module's box, counting what its worker printed."""
+        if session is not None:
+            session.close()
+            self.output_total += session.output_total
 
     def _next_session(self, another_follows: bool) -> WorkerSession:
         """A fresh box for the next module; the one after it is built meanwhile, except in the ``uid``
         tier, where a slot's boxes run one after the other."""
-        self.session.close()
-        self.output_total += self.session.output_total
+        self._retire(self.session)
         session, self.upcoming = self.upcoming or WorkerSession(self.zygote, self.stage), None
         if another_follows and self.zygote.tier != "uid":
             self.upcoming = WorkerSession(self.zygote, self.stage)

@@ -268,15 +268,20 @@ class WorkerSession:
                 reply = self.zygote.ask({"op": "wait", "pid": self.pid, "seconds": 2.0}, timeout=30)
             status = str(reply.get("status") or "")
             self.last_exit_kind = "timeout" if reply.get("kind") == "timeout" else "crashed"
+        self._forget(output_wait=2.0)
+        return status
+
+    def _forget(self, output_wait: float) -> None:
+        """Drop the connection to the current box, keeping what its worker printed (waiting at most
+        ``output_wait`` seconds for the last of it)."""
         if self.sock is not None:
             self.sock.close()
         if self.capture is not None:
-            self.capture.join(timeout=2)
+            self.capture.join(timeout=output_wait)
             self.output_total += self.capture.total
             self.output_text += self.capture.text()
         self.sock = self.pid = self.capture = None
         self.imported = {}
-        return status
 
     def failure(self, default: str) -> WorkerFailure:
         """After the worker broke off, end its box and say why: a timeout (its CPU time ran out) or a crash.
@@ -307,14 +312,8 @@ class WorkerSession:
             wire.send_bytes(self.sock, wire.dumps(("bye",)))
         except OSError:
             pass
-        self.sock.close()
-        if self.capture is not None:
-            self.capture.join(timeout=0.2)  # output after the last answer is rare; never wait long for it
-            self.output_total += self.capture.total
-            self.output_text += self.capture.text()
         self.zygote.ask({"op": "release", "pid": self.pid})
-        self.sock = self.pid = self.capture = None
-        self.imported = {}
+        self._forget(output_wait=0.2)  # output after the last answer is rare; never wait long for it
 
     def request(self, message: tuple, deadline: float) -> tuple:
         """Send one request; the reply envelope, or WorkerTimeout/WorkerCrashed.
