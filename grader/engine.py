@@ -506,10 +506,6 @@ class GradingService:
         """The isolation tier in force: ``namespaces``, ``uid`` or ``reduced``."""
         return self.zygote.tier
 
-    @property
-    def sandboxed(self) -> bool:
-        return self.isolation != "reduced"
-
     def grade(self, submission: Path, selection: catalogue.Selection, name: str | None = None) -> report.GradeReport:
         """Grade the exercise modules in ``submission`` (a folder that is only read, never changed).
 
@@ -540,7 +536,7 @@ class GradingService:
         finally:
             files.remove_tree(str(stage))
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
-                                  sandboxed=self.sandboxed, isolation=self.isolation,
+                                  isolation=self.isolation,
                                   output_bytes=grader_.output_total,
                                   public_checks_only=not catalogue.has_hidden_suites())
 

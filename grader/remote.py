@@ -181,10 +181,6 @@ class ZygoteClient:
         except (OSError, ValueError):
             return None
 
-    @property
-    def sandboxed(self) -> bool:
-        return self.tier != "reduced"
-
     def ask(self, message: dict, fds: tuple[int, ...] = (), timeout: float = 30.0) -> dict:
         with self.lock:
             try:

@@ -44,7 +44,6 @@ class GradeReport:
     device: str
     exercises: list[ExerciseResult]
     problems: list[str] = field(default_factory=list)
-    sandboxed: bool = False
     isolation: str = "unknown"  # the tier in force: namespaces, uid or reduced (see grader.sandbox)
     output_bytes: int = 0
     public_checks_only: bool = False
