@@ -27,8 +27,9 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from grader import catalogue, files, report, sandbox, wire
+from grader import catalogue, diagnose, files, report, sandbox, wire
 from grader.compare import difference, normalize
+from grader.mistakes import LIKELY, Mistakes, WithMistake
 from grader.guards import forbidden_calls
 from grader.remote import (
     DEFAULT_MEMORY_LIMIT,
@@ -104,6 +105,18 @@ def load_suite(module_name: str) -> Suite:
     return suite
 
 
+def load_mistakes(module_name: str) -> Mistakes:
+    """The catalogued typical mistakes of an exercise module (none in a handout, or when it has no file)."""
+    path = catalogue.SUITES_DIR / "mistakes" / f"{module_name}.py"
+    if not catalogue.has_hidden_suites() or not path.is_file():
+        return Mistakes(module_name)
+    module = _load_file(f"_hidden_mistakes.{module_name}", path)
+    mistakes = getattr(module, "mistakes", None)
+    if not isinstance(mistakes, Mistakes) or mistakes.module != module_name:
+        raise KitError(f"{path} defines no `mistakes = Mistakes({module_name!r})`")
+    return mistakes
+
+
 def load_reference(module_name: str) -> ModuleType:
     """The reference solution of an exercise module (imported in this trusted process only)."""
     return _load_file(f"_reference_solutions.{module_name}", catalogue.SOLUTIONS_DIR / f"{module_name}.py")
@@ -134,6 +147,49 @@ class ReferenceCache:
                     self._values[key] = self._from_handout(check, device)
             return self._values[key]
 
+    def mistaken(self, check: Check, item: Item, device: torch.device) -> list[list]:
+        """What each catalogued mistake of ``item`` produces on ``check``: ``[sentence, kind, what]`` lists.
+
+        ``kind`` is ``"result"`` (``what`` is the returned value), ``"failed"`` (the check's own assertion
+        failed with message ``what``) or ``"raised"`` (``what`` is ``"Type: message"``). Only mistakes this
+        check tells from the right answer are listed. Computed once per check and device.
+        """
+        key = (f"{MISTAKES_KEY}{check.qualified_name}", str(device))
+        with self._lock:
+            if key not in self._values:
+                if catalogue.has_hidden_suites():
+                    self._values[key] = self._run_mistakes(check, item, device)
+                else:
+                    self._values[key] = self._from_handout(check, device, MISTAKES_KEY, default=[])
+            return self._values[key]  # type: ignore[return-value]
+
+    def _run_mistakes(self, check: Check, item: Item, device: torch.device) -> list[list]:
+        expected = self.expected(check, item, device)
+        reference = load_reference(check.module)
+        found: list[list] = []
+        for mistake in load_mistakes(check.module).for_item(item.name):
+            try:
+                replacement = mistake.factory(reference)
+            except Exception as error:
+                raise KitError(f"the catalogued mistake {mistake.sentence!r} of {check.module}.{item.name} cannot be "
+                               f"built: {type(error).__name__}: {error}") from error
+            _seed_everything(check.seed)
+            try:
+                module = WithMistake(reference, item.name, replacement)
+                side = Side(module, device, check.seed, _local_build)
+                with forbidden_calls(item.forbid, f"{check.module}.{item.name}"):
+                    result = normalize(check.function(side))
+            except CheckFailed as failure:
+                found.append([mistake.sentence, "failed", str(failure)])
+                continue
+            except Exception as error:  # noqa: BLE001 - what the student's code would raise, as words
+                found.append([mistake.sentence, "raised", _raised_words(type(error).__name__, str(error))])
+                continue
+            if difference(expected, result, "the result", check.tolerance) is not None:
+                found.append([mistake.sentence, "result", result])
+        _seed_everything(check.seed)
+        return found
+
     def load(self, path: Path, device: torch.device) -> None:
         """Take expected results written by :func:`write_expected` (a batch's job processes)."""
         stored = wire.loads_untrusted(path.read_bytes())
@@ -141,11 +197,15 @@ class ReferenceCache:
             for name, node in stored.items():
                 self._values[(name, str(device))] = _to_device(wire.Decoder().decode(node), device)
 
-    def _from_handout(self, check: Check, device: torch.device) -> object:
-        """A public check's expected result, stored by ``grade release`` (a handout has no reference)."""
+    def _from_handout(self, check: Check, device: torch.device, prefix: str = "",
+                      default: object = KeyError) -> object:
+        """A public check's expected result (or its mistakes' results, under ``prefix``), stored by
+        ``grade release`` (a handout has no reference)."""
         if self._stored is None:
             self._stored = wire.loads_untrusted(catalogue.PUBLIC_EXPECTED.read_bytes())
-        node = self._stored.get(check.qualified_name)
+        node = self._stored.get(prefix + check.qualified_name)
+        if node is None and default is not KeyError:
+            return default
         if node is None:
             raise KitError(f"the handout has no stored result for {check.qualified_name}: rebuild it with "
                            "`grade release`")
@@ -162,6 +222,9 @@ class ReferenceCache:
         except Exception as error:
             raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
                            f"{type(error).__name__}: {error}") from error
+
+
+MISTAKES_KEY = "mistakes::"  # stored results of a check's catalogued mistakes: [[sentence, result], ...]
 
 
 def write_expected(selection: catalogue.Selection, device: torch.device, path: Path) -> None:
@@ -191,6 +254,11 @@ def _to_device(value: object, device: torch.device) -> object:
     return value
 
 
+def _raised_words(type_name: str, message: str) -> str:
+    """An exception as compared between a mistake's run and the student's: its class name and message."""
+    return f"{type_name.rsplit('.', 1)[-1]}: {message[:300]}"
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -211,6 +279,10 @@ class CheckOutcome:
     passed: bool
     message: str = ""
     not_implemented: bool = False
+    likely: str | None = None
+    """The sentence naming the mistake that explains a wrong result, when one is recognised."""
+    catalogued: bool = False
+    """Whether ``likely`` comes from the item's catalogue of mistakes (else from a general relation)."""
 
 
 def wall_clock_deadline(cpu_seconds: float) -> float:
@@ -286,6 +358,8 @@ class SubmissionGrader:
         failures: list[str] = []
         status_override = None
         not_graded: list[str] = []
+        likely: str | None = None  # the first catalogued mistake recognised, else the first general relation
+        likely_catalogued = False
         for index, check in enumerate(item.checks):
             if check.requires == "cuda" and self.device.type != "cuda":
                 not_graded.append(check.description)
@@ -318,6 +392,8 @@ class SubmissionGrader:
                     break
             else:
                 failures.append(f"{check.description}: {outcome.message}")
+                if outcome.likely and (likely is None or (outcome.catalogued and not likely_catalogued)):
+                    likely, likely_catalogued = outcome.likely, outcome.catalogued
         if graded == 0:
             status, score = "not_graded", 0.0
         elif status_override:
@@ -331,7 +407,10 @@ class SubmissionGrader:
         else:
             status = "failed" if passed == 0 else "partial"
             score = item.points * passed / graded
+        failures.sort(key=_bare_value_mismatch)  # what names a property (shape, dtype, grad, in place) first
         feedback.extend(failures[:MAX_FEEDBACK_PER_ITEM])
+        if likely and status != "passed":
+            feedback.append(LIKELY + likely)
         if len(failures) > MAX_FEEDBACK_PER_ITEM:
             feedback.append(f"... and {len(failures) - MAX_FEEDBACK_PER_ITEM} more failing checks")
         if not_graded:
@@ -366,11 +445,13 @@ class SubmissionGrader:
         try:
             got = normalize(check.function(side))
         except CheckFailed as failure:
-            return CheckOutcome(False, str(failure))
+            likely = self.matching_mistake(check, item, "failed", str(failure))
+            return CheckOutcome(False, str(failure), likely=likely, catalogued=likely is not None)
         except StudentError as error:
             if error.not_implemented:
                 return CheckOutcome(False, f"{error}", not_implemented=True)
-            return CheckOutcome(False, f"raised {error}")
+            likely = self.matching_mistake(check, item, "raised", _raised_words(error.type_name, error.message))
+            return CheckOutcome(False, f"raised {error}", likely=likely, catalogued=likely is not None)
         except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
             raise
         except Exception as error:  # the check could not use what the student returned
@@ -381,7 +462,37 @@ class SubmissionGrader:
             found = difference(expected, got, "the result", check.tolerance)
         except Exception as error:  # a hostile value the comparison did not foresee: a failure, never a crash
             found = f"the result could not be compared with the expected one ({type(error).__name__})"
-        return CheckOutcome(found is None, found or "")
+        if found is None:
+            return CheckOutcome(True)
+        catalogued = self.matching_mistake(check, item, "result", got)
+        return CheckOutcome(False, found, likely=catalogued or diagnose.explain(expected, got),
+                            catalogued=catalogued is not None)
+
+    def matching_mistake(self, check: Check, item: Item, kind: str, observed: object) -> str | None:
+        """The sentence of the first catalogued mistake of ``item`` that does on ``check`` what the
+        student's code did: returned the same result, failed the same assertion or raised the same error."""
+        try:
+            for sentence, mistake_kind, what in self.cache.mistaken(check, item, self.device):
+                if mistake_kind != kind:
+                    continue
+                if kind == "result" and difference(what, observed, "the result", check.tolerance) is None:
+                    return sentence
+                if kind != "result" and what == observed:
+                    return sentence
+        except KitError:
+            raise
+        except Exception:  # noqa: BLE001 - a diagnosis is a bonus, never a reason to fail grading
+            return None
+        return None
+
+
+_BARE_VALUES = re.compile(r"elements differ|the values differ|: expected -?(?:\d|inf|nan)[^,;]*, got -?(?:\d|inf|nan)")
+
+
+def _bare_value_mismatch(failure: str) -> bool:
+    """Whether a failing check's message only says that numbers differ (it then sorts after those that
+    name a property: a shape, a dtype, a missing gradient, an in-place change, an error)."""
+    return bool(_BARE_VALUES.search(failure))
 
 
 def _timeout_sentence(timeout: WorkerTimeout, cpu_seconds: float, at_import: bool = False) -> str:

@@ -34,6 +34,13 @@ def _grade_variant(grading_service, modules, tmp_path: Path, module_name: str, f
     return {item.name: item for item in report.exercises[0].items}
 
 
+def test_most_mutants_record_the_likely_mistake_their_feedback_must_name():
+    """At least 80% of the mutants are diagnosed by name (each such mutant's test asserts its keyword)."""
+    mutants = [case.values[1] for case in _cases() if isinstance(case.values[1], Mutant)]
+    named = [mutant for mutant in mutants if mutant.likely]
+    assert len(named) >= 0.8 * len(mutants), f"only {len(named)} of {len(mutants)} mutants record a likely mistake"
+
+
 @pytest.mark.parametrize(("module_name", "variant"), _cases())
 def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, module_name, variant):
     items = _grade_variant(grading_service, modules, tmp_path, module_name, variant.find, variant.replace)
@@ -41,6 +48,11 @@ def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, mod
         broken = items[variant.item]
         assert broken.score < broken.max_score, f"the mutant '{variant.description}' kept full marks"
         assert broken.feedback, "a lost point must come with feedback"
+        if variant.likely is not None:
+            likely = [line for line in broken.feedback if line.startswith("Likely mistake:")]
+            assert any(variant.likely.lower() in line.lower() for line in likely), (
+                f"the feedback for '{variant.description}' does not name it in a 'Likely mistake:' line "
+                f"containing {variant.likely!r}: {broken.feedback}")
         suite = load_suite(module_name)
         users = suite.users_of(variant.item)
         others = {name: (i.status, i.feedback) for name, i in items.items()

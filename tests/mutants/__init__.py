@@ -20,6 +20,9 @@ class Mutant:
     description: str
     find: str
     replace: str
+    likely: str | None = None
+    """A word or phrase that the feedback's ``Likely mistake:`` line must contain (case-insensitive), naming
+    this mistake; None for a mutant whose first feedback line already names it (a forbidden call, ...)."""
 
 
 @dataclass(frozen=True)

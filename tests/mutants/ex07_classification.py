@@ -25,12 +25,12 @@ _STEP = "        optimizer.zero_grad()\n        loss = loss_fn(model(x), y)\n"
 MUTANTS = [
     # softmax
     Mutant("softmax", "no max shift (overflows to nan for logits of 1000)", find=_SOFTMAX,
-           replace="    X_exp = torch.exp(X)\n    return X_exp / X_exp.sum(dim=1, keepdim=True)\n"),
+           replace="    X_exp = torch.exp(X)\n    return X_exp / X_exp.sum(dim=1, keepdim=True)\n", likely="subtract each row's maximum"),
     Mutant("softmax", "shifts by the batch's maximum instead of each row's", find=_SOFTMAX,
            replace="    X_exp = torch.exp(X - X.max())\n    return X_exp / X_exp.sum(dim=1, keepdim=True)\n"),
     Mutant("softmax", "sums over the batch (dim=0) instead of the classes", find=_SOFTMAX,
            replace=("    X_exp = torch.exp(X - X.max(dim=1, keepdim=True).values)\n"
-                    "    return X_exp / X_exp.sum(dim=0, keepdim=True)\n")),
+                    "    return X_exp / X_exp.sum(dim=0, keepdim=True)\n"), likely="dim 0"),
     Mutant("softmax", "shifts by the row's mean, which still overflows", find=_SOFTMAX,
            replace=("    X_exp = torch.exp(X - X.mean(dim=1, keepdim=True))\n"
                     "    return X_exp / X_exp.sum(dim=1, keepdim=True)\n")),
