@@ -5,15 +5,16 @@ dtype/shape/device, do element-wise arithmetic and matrix products, and move dat
 between shapes (reshape/view, squeeze/unsqueeze, transpose/permute, cat/stack,
 split/chunk) and pick elements out of them (index_select, boolean masks, gather).
 
-Follows the tutorials in this order:
-- 01_lecture_tensors_autograd_nn.txt, the tensor part: creating tensors,
-  dtype/shape/device, + - * /, matrix products, mean/argmax, reshape & view, stack,
-  squeeze & unsqueeze, permute.
-- 03_pytorch_by_examples_temperature_cifar_cnn.txt, "PyTorch Fundamentals: Tensor" and
-  "loading 2-D images": cat/stack, split/chunk, index_select/masked_select,
-  transpose, from_numpy, an (H, W, C) image as (C, H, W), a (B, C, H, W) batch.
-- 04_d2l_notes_data_autograd_softmax.txt, section 2.2 (view shares data, NumPy
-  sharing vs copying) and the gather example of the softmax section.
+Background reading (public sources):
+- "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT
+  below), chapter 3 "It starts with a tensor": creating and indexing tensors, dtypes,
+  the tensor API, views of one storage, transposing, NumPy interoperability; and
+  section 4.1 "Working with images": an (H, W, C) image as (C, H, W), a (B, C, H, W)
+  batch.
+- "Dive into Deep Learning" (d2l.ai, PyTorch edition; d2l below), section 2.1 "Data
+  Manipulation" (views share memory, converting to and from NumPy) and section 3.6
+  "Implementation of Softmax Regression from Scratch" (picking each row's score of the
+  true class).
 
 How to work: fill in each function, then run `grade check ex01`
 (or a single item, e.g. `grade check ex01.matmul`).
@@ -53,8 +54,8 @@ def from_nested(data: Sequence[Any], dtype: torch.dtype | None = None) -> torch.
         >>> from_nested([1, 2], dtype=torch.float16)
         tensor([1., 2.], dtype=torch.float16)
 
-    Hint: pass ONE nested list. ``torch.tensor([1, 2], [3, 4])`` (two lists, as
-    one tutorial writes it) is an error: the second argument is not data.
+    Hint: pass ONE nested list. ``torch.tensor([1, 2], [3, 4])`` (two lists, a
+    common slip) is an error: the second argument is not data.
     """
     raise NotImplementedError(
         "ex01.from_nested is not implemented yet: see its docstring, then run `grade check ex01.from_nested`"
@@ -77,8 +78,11 @@ def tensor_info(t: torch.Tensor) -> dict[str, Any]:
         ``"ndim"`` (a Python int).
 
     Example:
-        >>> tensor_info(torch.zeros(2, 3))
-        {'dtype': torch.float32, 'shape': (2, 3), 'device': 'cpu', 'ndim': 2}
+        >>> info = tensor_info(torch.zeros(2, 3))
+        >>> sorted(info)
+        ['device', 'dtype', 'ndim', 'shape']
+        >>> info["dtype"], tuple(info["shape"]), info["device"], info["ndim"]
+        (torch.float32, (2, 3), 'cpu', 2)
 
     Hint: every one of these is an attribute of the tensor; only the device
     needs ``str(...)``.
@@ -207,7 +211,7 @@ def mean_of(t: torch.Tensor) -> torch.Tensor:
         >>> mean_of(torch.tensor([[1, 2], [3, 4]]))
         tensor(2.5000)
 
-    Hint: the tutorial's ``a.mean()`` fails on integer tensors: what dtype does it want?
+    Hint: ``a.mean()`` fails on integer tensors: what dtype does it want?
     """
     raise NotImplementedError(
         "ex01.mean_of is not implemented yet: see its docstring, then run `grade check ex01.mean_of`"
@@ -270,8 +274,8 @@ def reshaped(t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         >>> reshaped(torch.arange(6).reshape(2, 3).t(), (-1,))
         tensor([0, 3, 1, 4, 2, 5])
 
-    Hint: compare ``view`` and ``reshape`` in the tutorial: which one copies only
-    when it must?
+    Hint: compare ``view`` and ``reshape`` (DLwPT 3.7-3.8 explains views of one
+    storage): which one copies only when it must?
     """
     raise NotImplementedError(
         "ex01.reshaped is not implemented yet: see its docstring, then run `grade check ex01.reshaped`"
@@ -337,7 +341,7 @@ def transpose_2d(t: torch.Tensor) -> torch.Tensor:
                 [2, 5],
                 [3, 6]])
 
-    Hint: ``torch.t`` and ``torch.transpose`` both appear in the tutorial.
+    Hint: ``torch.t`` and ``torch.transpose`` both do it, without copying (DLwPT 3.8).
     """
     raise NotImplementedError(
         "ex01.transpose_2d is not implemented yet: see its docstring, then run `grade check ex01.transpose_2d`"
@@ -416,8 +420,8 @@ def flatten_batch(x: torch.Tensor) -> torch.Tensor:
         >>> flatten_batch(torch.zeros(1, 5, 2)).shape
         torch.Size([1, 10])
 
-    Hint: keep the first size and let -1 work out the rest. The tutorial's
-    ``view(-1, ...)`` fixes the row length instead; which one is safe for any B?
+    Hint: keep the first size and let -1 work out the rest. DLwPT chapter 8's
+    ``view(-1, 8 * 8 * 8)`` fixes the row length instead; which one is safe for any B?
     """
     raise NotImplementedError(
         "ex01.flatten_batch is not implemented yet: see its docstring, then run `grade check ex01.flatten_batch`"
@@ -499,7 +503,8 @@ def select_rows(t: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         tensor([[1, 2, 3],
                 [7, 8, 9]])
 
-    Hint: the tutorial's ``data_iter`` uses ``index_select``.
+    Hint: ``index_select`` on dimension 0, or indexing with the index tensor; the
+    ``data_iter`` of d2l 3.2 draws its mini-batches this way.
     """
     raise NotImplementedError(
         "ex01.select_rows is not implemented yet: see its docstring, then run `grade check ex01.select_rows`"

@@ -6,9 +6,10 @@ into degrees Celsius (``t_c``), the mean squared error as its loss, the chain
 rule written out as small derivative functions, and a training loop that
 follows the negative gradient. No autograd is used anywhere in this module.
 
-Follows tutorial 02 (``02_temperature_model_gradients_optimizers.txt``: linear
-model, loss, gradient descent, normalising the input) and the temperature part
-of tutorial 03 (``03_pytorch_by_examples_temperature_cifar_cnn.txt``).
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020;
+DLwPT below), chapter 5 "The mechanics of learning": the temperature data (5.2), the
+linear model and its loss (5.3), gradient descent with derivatives written by hand
+(5.4) and normalizing the input (5.4.4).
 
 How to work: fill in each function, then run ``grade check ex02``
 (or one item at a time, e.g. ``grade check ex02.grad_fn``).
@@ -20,7 +21,7 @@ import torch
 
 
 def load_temperatures() -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the tutorial's 11 thermometer readings as two tensors.
+    """Return the 11 thermometer readings of DLwPT 5.2 as two tensors.
 
     The same 11 moments were measured twice: once in degrees Celsius (``t_c``)
     and once with a thermometer of unknown unit (``t_u``). The rest of the
@@ -152,7 +153,7 @@ def dmodel_db(t_u: torch.Tensor, w: torch.Tensor | float, b: torch.Tensor | floa
     """Derivative of the model ``w * t_u + b`` with respect to ``b``.
 
     Changing ``b`` by some amount changes every prediction by the same amount,
-    so the derivative is the constant 1 for every sample. As in the tutorial, a
+    so the derivative is the constant 1 for every sample. As in DLwPT 5.4, a
     plain Python ``1.0`` is enough: broadcasting spreads it over the samples.
 
     Args:
@@ -227,7 +228,7 @@ def training_loop(
 
     With the raw readings the gradient for ``w`` is about 50 times larger than
     the one for ``b``, so one learning rate cannot suit both; scaling the input
-    (``t_u * 0.1``) fixes that, as the tutorial shows.
+    (``t_u * 0.1``) fixes that, as DLwPT 5.4.4 shows.
 
     Args:
         n_epochs: number of gradient steps (>= 0; 0 returns ``params`` as given).
@@ -249,8 +250,8 @@ def training_loop(
         2.9276
 
     Hint:
-        The tutorial's loop is five lines: unpack, predict, gradient, step, and
-        ``return params`` after the loop. A step that adds the gradient climbs
+        The loop of DLwPT 5.4 is five lines: unpack, predict, gradient, step,
+        and ``return params`` after the loop. A step that adds the gradient climbs
         uphill instead.
     """
     raise NotImplementedError("ex02.training_loop is not implemented yet: see its docstring, then run `grade check ex02.training_loop`")

@@ -5,10 +5,10 @@ split the readings into a training and a validation set, watch both losses, and 
 needs no gradient under ``torch.no_grad()`` / ``torch.set_grad_enabled()``. You also standardize
 inputs with statistics taken from the training set only.
 
-Follows tutorial ``02_temperature_model_gradients_optimizers.txt`` (the sections on optimizers,
-on splitting into training and validation sets, and on ``no_grad`` / ``set_grad_enabled``) and the
-normalization step of ``03_pytorch_by_examples_temperature_cifar_cnn.txt`` (building the linear
-model with ``torch.nn``).
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT below),
+sections 5.5.2 "Optimizers a la carte", 5.5.3 "Training, validation, and overfitting" and 5.5.4
+"Autograd nits and switching it off" (``no_grad`` / ``set_grad_enabled``), with the input
+normalization of 5.4.4.
 
 Throughout, the model is the temperature model of ex02: ``t_p = w * t_u + b`` with
 ``params = [w, b]``, and the loss is the mean squared error ``((t_p - t_c) ** 2).mean()``.
@@ -57,7 +57,7 @@ def make_optimizer(params: Iterable[torch.Tensor], name: str, lr: float) -> opti
         ...
         ValueError: unknown optimizer 'rmsprop': choose one of 'sgd', 'adam'
 
-    Hint: the tutorial looks the classes up with ``dir(optim)``; both take the parameters first
+    Hint: DLwPT 5.5.2 lists the classes with ``dir(optim)``; both take the parameters first
     and the learning rate as ``lr=``.
     """
     raise NotImplementedError(
@@ -137,7 +137,7 @@ def split_indices(
         >>> split_indices(3, 0.1)[1].shape  # int(0.3) is 0, but at least one is kept
         torch.Size([1])
 
-    Hint: the tutorial slices ``shuffled_indices[:-n_val]`` and ``shuffled_indices[-n_val:]``.
+    Hint: DLwPT 5.5.3 slices ``shuffled_indices[:-n_val]`` and ``shuffled_indices[-n_val:]``.
     """
     raise NotImplementedError(
         "ex04.split_indices is not implemented yet: see its docstring, then run `grade check ex04.split_indices`"
@@ -202,21 +202,23 @@ def calc_forward(params: torch.Tensor, t_u: torch.Tensor, t_c: torch.Tensor, is_
     the training step (graph needed) and the validation step (no graph, less memory).
 
     Args:
-        params: (2,) float32 tensor ``[w, b]``, usually a leaf with ``requires_grad=True``.
-        t_u: (N,) float32 inputs.
-        t_c: (N,) float32 targets in Celsius.
+        params: (2,) float32 (or float64) tensor ``[w, b]``, usually a leaf with
+            ``requires_grad=True``.
+        t_u: (N,) inputs with the dtype of ``params``.
+        t_c: (N,) targets in Celsius with the dtype of ``params``.
         is_train: ``True`` to build the autograd graph, ``False`` to compute without it.
 
     Returns:
-        0-d float32 mean squared error of ``w * t_u + b`` against ``t_c``. It requires grad
-        exactly when ``is_train`` is ``True`` and ``params`` requires grad.
+        0-d mean squared error of ``w * t_u + b`` against ``t_c``, with the dtype of
+        ``params`` (do not convert it). It requires grad exactly when ``is_train`` is
+        ``True`` and ``params`` requires grad.
 
     Example:
         >>> params = torch.tensor([1.0, 0.0], requires_grad=True)
         >>> t_u = torch.tensor([1.0, 2.0])
         >>> t_c = torch.tensor([2.0, 4.0])
-        >>> calc_forward(params, t_u, t_c, True)
-        tensor(2.5000, grad_fn=<MeanBackward0>)
+        >>> calc_forward(params, t_u, t_c, True)  # doctest: +ELLIPSIS
+        tensor(2.5000, grad_fn=<...>)
         >>> calc_forward(params, t_u, t_c, False)
         tensor(2.5000)
 
@@ -230,7 +232,7 @@ def calc_forward(params: torch.Tensor, t_u: torch.Tensor, t_c: torch.Tensor, is_
 def standardize(train: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Scale ``train`` and ``other`` with the mean and standard deviation of ``train``.
 
-    Inputs around zero with spread one make gradient descent behave (the tutorial multiplies
+    Inputs around zero with spread one make gradient descent behave (DLwPT 5.4.4 multiplies
     ``t_u`` by 0.1 for the same reason). The statistics come from the training data only, and
     the *same* numbers are applied to the validation or test data: looking at the held-out data
     to choose them would leak information.

@@ -7,8 +7,10 @@ Then you rebuild the same machinery by hand, the way d2l's "linear regression fr
 scratch" does: ``data_iter``, ``linreg``, ``squared_loss`` and ``sgd``, and train a linear
 model on synthetic data until it recovers the true weights.
 
-Follows tutorial 03 (the "Dataset" / "DataLoader" sections and the CIFAR-10 airplane/bird
-data preparation) and tutorial 04 (section 3.2, linear regression from scratch).
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT below),
+chapter 7: the ``Dataset`` class, transforms and normalization (7.1), the airplane/bird subset
+(7.2.1) and the ``DataLoader`` (7.2.6); and "Dive into Deep Learning" (d2l.ai, PyTorch edition;
+d2l below), section 3.2 "Linear Regression Implementation from Scratch".
 
 How to work: fill in each function, then run `grade check ex06`.
 """
@@ -28,9 +30,8 @@ from torchvision import transforms  # noqa: F401, RUF100 (used by the solution)
 class ListDataset(Dataset):
     """A ``torch.utils.data.Dataset`` over a Python list of samples.
 
-    ``DataLoader`` accepts any object with ``__len__`` and ``__getitem__``; subclassing
-    ``torch.utils.data.Dataset`` says so explicitly and is what the tutorial's ``MyDataset``
-    does. The samples are returned exactly as stored (no copies, no conversion).
+    ``DataLoader`` accepts any object with ``__len__`` and ``__getitem__`` (DLwPT 7.1.2);
+    subclassing ``torch.utils.data.Dataset`` says so explicitly. The samples are returned exactly as stored (no copies, no conversion).
 
     Args:
         samples: a list of samples, for example ``(x, y)`` pairs with x a (3, 32, 32)
@@ -43,8 +44,7 @@ class ListDataset(Dataset):
         >>> ds[1]
         (tensor([2.]), 1)
 
-    Hint: tutorial 03's ``MyDataset``: remember the list in ``__init__``, then answer with
-    its length and its items.
+    Hint: remember the list in ``__init__``, then answer with its length and its items.
     """
 
     def __init__(self, samples: Sequence[Any]) -> None:
@@ -84,7 +84,7 @@ class LabelMappedDataset(Dataset):
 
     CIFAR-10 has ten classes, but the airplane/bird classifier needs two: airplane (label 0)
     and bird (label 2), renumbered 0 and 1 with ``label_map={0: 0, 2: 1}``. Instead of
-    copying every image into a new list (the tutorial's list comprehension), this view
+    copying every image into a new list (the list comprehension of DLwPT 7.2.1), this view
     scans the labels once in ``__init__``, remembers the positions to keep, and looks the
     samples up on demand.
 
@@ -192,7 +192,7 @@ def data_iter(
     Args:
         batch_size: examples per batch; the last batch is smaller when ``batch_size``
             does not divide N.
-        features: (N, D) float32 inputs (any device).
+        features: (N, D) float32 (or float64) inputs (any device).
         labels: (N, 1) or (N,) labels on the same device as ``features``.
         generator: a CPU ``torch.Generator`` for the shuffle; the same seed gives the same
             batches. ``None`` uses PyTorch's global random state.
@@ -260,12 +260,13 @@ def linreg(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The linear regression model ``X @ w + b``.
 
     Args:
-        X: (B, D) float32 inputs.
-        w: (D, 1) float32 weights.
-        b: (1,) float32 bias (broadcast over the batch).
+        X: (B, D) float32 (or float64) inputs.
+        w: (D, 1) weights with the dtype of ``X``.
+        b: (1,) bias with the dtype of ``X`` (broadcast over the batch).
 
     Returns:
-        (B, 1) float32 predictions; differentiable with respect to ``w`` and ``b``.
+        (B, 1) predictions with the dtype of ``X``; differentiable with respect to ``X``,
+        ``w`` and ``b``.
 
     Example:
         >>> linreg(torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0], [-3.4]]), torch.tensor([4.2]))
@@ -282,12 +283,12 @@ def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Half the squared error of each example (not summed, not averaged).
 
     Args:
-        y_hat: (B, 1) float32 predictions.
-        y: (B, 1) or (B,) float32 targets; reshaped to ``y_hat``'s shape so that a (B,)
-            target does not broadcast into a (B, B) matrix.
+        y_hat: (B, 1) float32 (or float64) predictions.
+        y: (B, 1) or (B,) targets with the dtype of ``y_hat``; reshaped to ``y_hat``'s
+            shape so that a (B,) target does not broadcast into a (B, B) matrix.
 
     Returns:
-        (B, 1) float32 per-example losses ``(y_hat - y) ** 2 / 2``.
+        (B, 1) per-example losses ``(y_hat - y) ** 2 / 2`` with the dtype of ``y_hat``.
 
     Example:
         >>> squared_loss(torch.tensor([[1.0], [3.0]]), torch.tensor([0.0, 1.0]))
@@ -312,19 +313,22 @@ def sgd(params: Sequence[torch.Tensor], lr: float, batch_size: int) -> None:
 
     Args:
         params: leaf tensors with ``requires_grad=True`` and a filled ``.grad``, e.g.
-            ``[w, b]`` with w (D, 1) and b (1,) float32.
+            ``[w, b]`` with w (D, 1) and b (1,) float32 (or float64).
         lr: the learning rate.
         batch_size: the number of examples whose losses were summed.
 
     Returns:
-        None; ``params`` are updated in place and their ``.grad`` are zeroed.
+        None; ``params`` are updated in place (they stay leaves that require grad) and
+        their ``.grad`` are zeroed (setting them to ``None`` is fine too).
 
     Example:
         >>> w = torch.tensor([1.0], requires_grad=True)
         >>> (3 * w).sum().backward()
         >>> sgd([w], lr=0.1, batch_size=1)
-        >>> w, w.grad
-        (tensor([0.7000], requires_grad=True), tensor([0.]))
+        >>> w
+        tensor([0.7000], requires_grad=True)
+        >>> w.grad is None or bool((w.grad == 0).all())
+        True
 
     Hint: no ``torch.optim`` here: ``param -= ...`` inside ``with torch.no_grad():``,
     then ``param.grad.zero_()``.
@@ -344,14 +348,15 @@ def train_linreg(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Train a linear regression with the four pieces above.
 
-    Initialise ``w`` with ``torch.normal(0, 0.01, size=(D, 1), generator=generator)`` and
-    ``b`` with zeros of shape (1,), both on the features' device and requiring gradients.
+    Initialise ``w`` with ``torch.normal(0, 0.01, size=(D, 1), generator=generator)`` (float32,
+    as in d2l 3.2) and ``b`` with float32 zeros of shape (1,), both on the features' device
+    and requiring gradients.
     Then, for each epoch, for each ``(X, y)`` of ``data_iter(batch_size, features, labels,
     generator)``: compute ``squared_loss(linreg(X, w, b), y)``, call ``.sum().backward()``
     and ``sgd([w, b], lr, batch_size)``.
 
     Args:
-        features: (N, D) float32 inputs.
+        features: (N, D) float32 inputs (float32 only, like ``w`` and ``b``).
         labels: (N, 1) float32 targets, on the same device.
         lr: the learning rate, e.g. 0.03.
         num_epochs: passes over the data, e.g. 3.
@@ -359,8 +364,8 @@ def train_linreg(
         generator: a CPU ``torch.Generator`` used for the initial ``w`` and for the shuffles.
 
     Returns:
-        ``(w, b)``: w of shape (D, 1) and b of shape (1,), detached from the graph, on the
-        features' device.
+        ``(w, b)``: float32 w of shape (D, 1) and b of shape (1,), detached from the graph,
+        on the features' device.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -373,7 +378,7 @@ def train_linreg(
         >>> bool((b - 4.2).abs().max() < 0.01)
         True
 
-    Hint: tutorial 04, section 3.2: the training loop is four lines inside two ``for``.
+    Hint: d2l 3.2 ("Training"): the training loop is four lines inside two ``for``.
     """
     raise NotImplementedError(
         "ex06.train_linreg is not implemented yet: see its docstring, then run `grade check ex06.train_linreg`"
@@ -410,7 +415,7 @@ def load_cifar_pair(
             the folder and how to get the data.
 
     Example:
-        >>> load_cifar_pair("no/such/folder")
+        >>> load_cifar_pair("no/such/folder")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         FileNotFoundError: CIFAR-10 not found or corrupted in no/such/folder/cifar-10-batches-py: ...

@@ -3,13 +3,16 @@
 You will learn what a classifier's outputs mean and how it is scored: softmax turns a row
 of logits into probabilities (written by hand, and safely for large logits), cross-entropy
 charges ``-log`` of the probability given to the right class, and accuracy counts correct
-argmaxes. Then you build the tutorial's fully connected airplane/bird classifier, measure
+argmaxes. Then you build a fully connected airplane/bird classifier, measure
 it over a ``DataLoader``, and train a logistic regression that tells city houses from
 rural ones.
 
-Follows tutorial 04 (softmax regression from scratch: ``gather``, ``accuracy``), tutorial 03
-(the CIFAR-10 airplane/bird fully connected model and its test loop) and tutorial 05 (the
-city/rural house data and its linear classifier, here in PyTorch).
+Follows "Dive into Deep Learning" (d2l.ai, PyTorch edition; d2l below), section 3.6
+"Implementation of Softmax Regression from Scratch" (softmax, cross-entropy, accuracy); "Deep
+Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT below), section 7.2 (the
+fully connected airplane/bird model, its loss, and its accuracy over a ``DataLoader``); and the
+linear classifier of "Deep Learning with Python" (Chollet, 2nd edition, section 3.5.4), here in
+PyTorch on synthetic city/rural house data.
 
 How to work: fill in each function, then run `grade check ex07`.
 """
@@ -31,10 +34,10 @@ def softmax(X: torch.Tensor) -> torch.Tensor:
     mathematically unchanged, and the largest exponent becomes ``exp(0) = 1``.
 
     Args:
-        X: (N, C) logits, float32 (any device).
+        X: (N, C) logits, float32 or float64 (any device).
 
     Returns:
-        (N, C) float32 probabilities on the same device; every row sums to 1.
+        (N, C) probabilities with the dtype and device of ``X``; every row sums to 1.
         Differentiable with respect to ``X``.
 
     Example:
@@ -57,12 +60,12 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     true class a probability near 1, large when near 0.
 
     Args:
-        y_hat: (N, C) float32 probabilities (rows of a softmax).
+        y_hat: (N, C) float32 (or float64) probabilities (rows of a softmax).
         y: (N,) int64 class labels in ``[0, C)``, on the same device.
 
     Returns:
-        (N,) float32 losses, one per example (not averaged), differentiable with respect to
-        ``y_hat``.
+        (N,) losses with the dtype of ``y_hat``, one per example (not averaged),
+        differentiable with respect to ``y_hat``.
 
     Example:
         >>> y_hat = torch.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
@@ -70,7 +73,7 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         tensor([2.3026, 0.6931])
 
     Hint: pick one entry per row, either with ``y_hat.gather(1, y.view(-1, 1))`` or with
-    ``y_hat[range(len(y_hat)), y]`` (tutorial 04's ``gather`` notes).
+    ``y_hat[range(len(y_hat)), y]`` (d2l 3.6, "Defining the Loss Function").
     """
     raise NotImplementedError(
         "ex07.cross_entropy is not implemented yet: see its docstring, then run `grade check ex07.cross_entropy`"
@@ -93,7 +96,7 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
         0.5
 
     Hint: ``argmax(dim=1)``, compare with ``y``, turn the booleans into floats, take the
-    mean, and ``.item()`` it (tutorial 04).
+    mean, and ``.item()`` it (d2l 3.6, "Classification Accuracy").
     """
     raise NotImplementedError(
         "ex07.accuracy is not implemented yet: see its docstring, then run `grade check ex07.accuracy`"
@@ -103,12 +106,13 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
 def make_fc_classifier(
     in_features: int = 3072, n_hidden: int = 512, n_classes: int = 2
 ) -> nn.Sequential:
-    """The tutorial's fully connected image classifier, producing logits.
+    """The fully connected image classifier of DLwPT 7.2, producing logits.
 
     A flattened 32x32 RGB image has 32 * 32 * 3 = 3072 numbers; one hidden layer of 512
     Tanh units maps them to one score per class. There is no Softmax layer at the end:
-    ``nn.CrossEntropyLoss`` expects raw logits (tutorial 03 put a ``Softmax`` in front of
-    ``NLLLoss``, which is not what ``NLLLoss`` wants).
+    ``nn.CrossEntropyLoss`` expects raw logits. (A ``Softmax`` layer in front of ``NLLLoss``
+    is a common mistake: ``NLLLoss`` wants log-probabilities, which is why DLwPT 7.2.5
+    uses ``LogSoftmax`` before switching to ``CrossEntropyLoss``.)
 
     Args:
         in_features: input size (3072 for flattened CIFAR-10 images).
@@ -167,7 +171,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | str) -
         >>> model.training
         False
 
-    Hint: tutorial 03's ``test()`` loop, plus ``model.eval()`` and ``.to(device)``.
+    Hint: the accuracy loop of DLwPT 7.2.6, plus ``model.eval()`` and ``.to(device)``.
     """
     raise NotImplementedError(
         "ex07.evaluate is not implemented yet: see its docstring, then run `grade check ex07.evaluate`"
@@ -177,11 +181,11 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | str) -
 def make_housing_data(
     n1: int = 1000, n2: int = 300, seed: int = 42
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """The city/rural house data of tutorial 05, as float32 tensors.
+    """Synthetic city/rural house data, as float32 tensors.
 
     Each house has two features, [size (ping), price (10k NT$)]. City houses are smaller
     and dearer, rural houses larger and cheaper. Follow this NumPy recipe exactly, so that
-    the data match the tutorial's:
+    everybody gets the same houses:
 
     1. ``np.random.seed(seed)``; ``n = n1 + n2``.
     2. ``city = np.random.multivariate_normal([25.9, 1503.7], [[33.64, 400], [400, 64112.24]],
@@ -253,8 +257,9 @@ def train_logistic(
         >>> bool((predicted == test_y).float().mean() > 0.95)
         True
 
-    Hint: tutorial 05 standardizes with ``StandardScaler``; here ``train_x.mean(dim=0)``
-    and ``train_x.std(dim=0)`` do the same job. Zero the gradients every step.
+    Hint: ``train_x.mean(dim=0)`` and ``train_x.std(dim=0)``. Not scikit-learn's
+    ``StandardScaler``: it divides by the biased standard deviation (N, not N - 1), so its
+    statistics differ from the ones asked for here. Zero the gradients every step.
     """
     raise NotImplementedError(
         "ex07.train_logistic is not implemented yet: see its docstring, then run `grade check ex07.train_logistic`"

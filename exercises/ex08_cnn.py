@@ -6,10 +6,12 @@ make a network train better: L2 regularization, dropout and batch normalization,
 residual block that ResNet is built from. You also write one training epoch that runs on any
 device and save/load a model's weights.
 
-Follows tutorial 03 (``03_pytorch_by_examples_temperature_cifar_cnn.txt``), the sections
-"Getting started with CNNs" (開始使用 CNN), "Training on the GPU" (換到 GPU 上訓練),
-"Model optimization" (模型優化: regularization, Dropout, ResNet) and "The final code"
-(最後的程式碼, the BatchNorm network). The class and attribute names are the tutorial's.
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT below),
+chapter 8 "Using convolutions to generalize": convolutions and pooling (8.2), the network as an
+``nn.Module`` subclass (8.3), training on the GPU and saving the weights (8.4), and model design
+(8.5: weight penalties, dropout, batch normalization, and the skip connections of ResNet). Names
+such as ``Net``, ``conv1``, ``conv1_batchnorm`` and ``fc1`` are the book's; ``ResidualBlock`` uses
+the layer names of torchvision's ResNet.
 
 How to work: fill in each function and class, then run ``grade check ex08``
 (or a single item, e.g. ``grade check ex08.Net``).
@@ -35,12 +37,15 @@ def pick_device() -> torch.device:
     Returns:
         ``torch.device("cuda")`` if ``torch.cuda.is_available()``, else ``torch.device("mps")``
         if ``torch.backends.mps.is_available()``, else ``torch.device("cpu")``.
+        ``torch.device("cuda:0")``, the first GPU, is as good as ``torch.device("cuda")``; any
+        probe of the GPUs (``torch.cuda.device_count()``, ``torch.accelerator``) may decide.
 
     Example:
         >>> pick_device().type in {"cuda", "mps", "cpu"}
         True
 
-    Hint: the tutorial builds the device in one line with two conditional expressions.
+    Hint: DLwPT 8.4.3 picks the device in one line with a conditional expression; here
+    you need two.
     """
     raise NotImplementedError(
         "ex08.pick_device is not implemented yet: see its docstring, then run `grade check ex08.pick_device`"
@@ -48,7 +53,7 @@ def pick_device() -> torch.device:
 
 
 class Net(nn.Module):
-    """The tutorial's small CNN that tells airplanes (class 0) from birds (class 1).
+    """The small CNN of DLwPT 8.3 that tells airplanes (class 0) from birds (class 1).
 
     Two convolution blocks extract local features; each halves the image with max pooling,
     so 32x32 becomes 16x16 and then 8x8. Two fully connected layers turn the 8 channels of
@@ -92,8 +97,8 @@ class Net(nn.Module):
         Returns:
             (B, 2) float32 logits, one row per image.
 
-        Hint: the tutorial calls ``F.max_pool2d`` without a kernel size, which fails; give it
-        ``2``. ``torch.flatten(out, 1)`` keeps the batch dimension, even for B = 1.
+        Hint: ``F.max_pool2d`` without a kernel size fails (a common slip when copying
+        code); give it ``2``. ``torch.flatten(out, 1)`` keeps the batch dimension, even for B = 1.
         """
         raise NotImplementedError(
             "ex08.Net.forward is not implemented yet: see its docstring, then run `grade check ex08.Net`"
@@ -137,7 +142,8 @@ class NetBatchNorm(nn.Module):
         """Compute the logits of a batch of images.
 
         Each block is ``max_pool2d(batchnorm(relu(conv(x))), 2)``, in exactly that order
-        (as in the tutorial's final code); then flatten, ``relu(fc1(...))`` and ``fc2(...)``.
+        (DLwPT 8.5.2 normalizes before the activation; here it comes after); then flatten,
+        ``relu(fc1(...))`` and ``fc2(...)``.
 
         Args:
             x: (B, 3, 32, 32) float32 images, on the same device as the model. In training
@@ -269,10 +275,10 @@ def l2_penalty(model: nn.Module, l2_lambda: float) -> torch.Tensor:
         >>> with torch.no_grad():
         ...     _ = layer.weight.copy_(torch.tensor([[1.0, 2.0]]))
         ...     _ = layer.bias.fill_(3.0)
-        >>> l2_penalty(layer, 0.5)
-        tensor(7., grad_fn=<MulBackward0>)
+        >>> l2_penalty(layer, 0.5)  # doctest: +ELLIPSIS
+        tensor(7., grad_fn=<...>)
 
-    Hint: the tutorial's one-line sum over ``p.pow(2.0).sum()`` is exactly this.
+    Hint: the one-line sum over ``p.pow(2.0).sum()`` of DLwPT 8.5.2 is exactly this.
     """
     raise NotImplementedError(
         "ex08.l2_penalty is not implemented yet: see its docstring, then run `grade check ex08.l2_penalty`"
@@ -289,8 +295,8 @@ def train_epoch(
 ) -> float:
     """Train ``model`` for one pass over ``loader`` and return the mean loss of its batches.
 
-    This is the body of the tutorial's ``train`` loop, made reusable: it works on any device
-    and optionally adds the L2 penalty to the loss it optimizes.
+    This is the body of the ``training_loop`` of DLwPT 8.4, made reusable: it works on any
+    device and optionally adds the L2 penalty to the loss it optimizes.
 
     For every ``(images, labels)`` batch: move both to ``device``, compute
     ``loss = loss_fn(model(images), labels) + l2_penalty(model, l2_lambda)``, then
@@ -318,7 +324,7 @@ def train_epoch(
         >>> isinstance(loss, float) and loss > 0
         True
 
-    Hint: ``image.to(device)`` returns a new tensor; assign it back (the tutorial's pitfall).
+    Hint: ``image.to(device)`` returns a new tensor; assign it back (a common pitfall).
     """
     raise NotImplementedError(
         "ex08.train_epoch is not implemented yet: see its docstring, then run `grade check ex08.train_epoch`"

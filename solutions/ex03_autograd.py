@@ -6,13 +6,11 @@ non-scalar output is back-propagated with a weight tensor, why parameter
 updates happen under ``torch.no_grad()``, and how to get a tensor that takes
 part in a graph (or lives on a GPU) out to NumPy.
 
-Follows the autograd part of tutorial 02
-(``02_temperature_model_gradients_optimizers.txt``: the temperature model
-trained with ``backward()``), the autograd part of tutorial 01
-(``01_lecture_tensors_autograd_nn.txt``: fitting y = 2x + 1), and the autograd
-notes of tutorial 04 (``04_d2l_notes_data_autograd_softmax.txt``: accumulation,
-``y.backward(w)``, NumPy conversion). Tutorial 03 shows the autograd
-temperature loop once more.
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning
+2020; DLwPT below), section 5.5.1 "Computing the gradient automatically" (the
+temperature model trained with ``backward()``), and "Dive into Deep Learning"
+(d2l.ai, PyTorch edition; d2l below), section 2.5 "Automatic Differentiation"
+(gradients accumulate, backward for non-scalar variables, detaching).
 
 How to work: fill in each function, then run ``grade check ex03``
 (or one item at a time, e.g. ``grade check ex03.grad_of``).
@@ -156,8 +154,8 @@ def backward_with_weights(
         tensor([2., 2.])
 
     Hint:
-        Tutorial 04: ``y.backward(w)`` means "first form ``l = torch.sum(y * w)``,
-        then differentiate ``l``".
+        d2l 2.5 ("Backward for Non-Scalar Variables"): ``y.backward(w)`` means
+        "first form ``l = torch.sum(y * w)``, then differentiate ``l``".
     """
     leaf = x.detach().clone().requires_grad_(True)
     y = fn(leaf)
@@ -203,7 +201,7 @@ def accumulated_grad(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 
 
 def fit_line(epochs: int = 1000, learning_rate: float = 0.1, seed: int = 0) -> tuple[float, float]:
-    """Learn ``y = 2x + 1`` one random point at a time (tutorial 01).
+    """Learn ``y = 2x + 1`` one random point at a time.
 
     Start from random ``w`` and ``b`` (two (1,) float32 leaves with
     ``requires_grad=True``). Each epoch draw one ``x`` in [0, 1), set
@@ -268,7 +266,7 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
         array([1., 2.], dtype=float32)
 
     Hint:
-        Tutorial 02 plots ``t_p.detach().numpy()``; add the step that moves a
-        tensor to the CPU.
+        DLwPT chapter 5 plots ``t_p.detach().numpy()``; add the step that moves
+        a tensor to the CPU.
     """
     return t.detach().cpu().numpy()

@@ -5,9 +5,11 @@ activations into a small network with ``nn.Sequential`` (named layers with an ``
 update all of a module's parameters by hand under ``torch.no_grad()``, write a reusable training
 loop with a validation loss, and fit a sine curve with a two-hidden-layer network.
 
-Follows tutorial ``03_pytorch_by_examples_temperature_cifar_cnn.txt`` (building the linear model
-with ``torch.nn`` and the first real neural network) and ``01_lecture_tensors_autograd_nn.txt``
-(``nn.Linear`` trained by hand, and the sine-wave MLP).
+Follows "Deep Learning with PyTorch" (Stevens, Antiga and Viehmann, Manning 2020; DLwPT below),
+chapter 6 "Using a neural network to fit the data": the linear model with ``torch.nn`` (6.2) and the
+first neural network, an ``nn.Sequential`` with named layers (6.3). The sine-wave fit is the problem
+of PyTorch's own tutorial "Learning PyTorch with Examples" (pytorch.org/tutorials), solved here with
+a small ``Tanh`` network.
 
 Shapes: ``nn`` modules expect a batch dimension first, so N scalar readings are a (N, 1) tensor,
 not (N,).
@@ -44,7 +46,7 @@ def make_linear_model() -> nn.Linear:
 
 
 def make_mlp(n_hidden: int = 13) -> nn.Sequential:
-    """Build the tutorial's small neural network with named layers.
+    """Build the small neural network of DLwPT 6.3 with named layers.
 
     A linear model can only draw straight lines. One hidden layer of ``n_hidden`` units with a
     ``Tanh`` activation can bend. Naming the layers makes the model readable:
@@ -114,7 +116,7 @@ def sgd_step(model: nn.Module, learning_rate: float) -> None:
         True
 
     Hint: loop over ``model.parameters()`` inside ``with torch.no_grad():`` and update in place
-    (``-=``), as the tutorial does for ``w`` and ``b``.
+    (``-=``), as ex03's ``training_loop`` does for ``params``.
     """
     with torch.no_grad():
         for param in model.parameters():
@@ -233,7 +235,7 @@ def fit_curve(x: torch.Tensor, y: torch.Tensor, epochs: int, learning_rate: floa
         >>> nn.functional.mse_loss(model(x), y).item() < 0.01
         True
 
-    Hint: this is the tutorial's sine-wave loop, with your ``sgd_step`` doing the update.
+    Hint: a full-batch training loop like ex03's, with your ``sgd_step`` doing the update.
     """
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)).to(x.device)

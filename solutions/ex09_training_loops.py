@@ -7,10 +7,12 @@ need), count trainable and non-trainable weights, and put it all together in a `
 loop with validation, a history of metrics and early stopping that restores the best
 weights.
 
-Follows tutorial 05 (``05_keras_custom_training_loops.txt``), "3-8. Custom training"
-(客製化 Training): the ``training`` argument, trainable and non-trainable weights, metrics
-with ``update_state`` / ``result`` / ``reset_state``, ``train_step`` / ``test_step``;
-and "3-6" (實作線性分類器) for ``EarlyStopping(patience=..., restore_best_weights=True)``.
+Follows "Deep Learning with Python" (Chollet, 2nd edition, Manning 2021), section 7.4 "Writing
+your own training and evaluation loops": the ``training`` argument, trainable and non-trainable
+weights, metrics with ``update_state`` / ``result`` / ``reset_state``, ``train_step`` /
+``test_step``; and Keras's ``EarlyStopping(patience=..., restore_best_weights=True)`` callback
+(section 7.3, "Using callbacks"). The keras.io guide "Writing a training loop from scratch"
+covers the same ground.
 In PyTorch, ``training=True`` is ``model.train()``, ``training=False`` is ``model.eval()``
 plus ``torch.no_grad()``, and ``model.trainable_weights`` is the parameters with
 ``requires_grad``.
