@@ -117,17 +117,45 @@ def penalty_and_gradients(l2_penalty: Callable, model: torch.nn.Module, l2_lambd
 def pick_device_on(pick_device: Callable, cuda: bool, mps: bool) -> object:
     """Call ``pick_device()`` on a simulated machine, then restore torch.
 
-    While it runs, ``torch.cuda.is_available()`` answers ``cuda`` and both
-    ``torch.backends.mps.is_available()`` and ``torch.mps.is_available()`` answer ``mps``.
+    The simulated machine has one NVIDIA GPU when ``cuda`` and one Apple GPU when ``mps``, and
+    every probe of either answers alike, so a student's choice of probe does not matter:
+    ``torch.cuda.is_available()``, ``device_count()`` (1 or 0), ``current_device()`` (0),
+    ``get_device_name()``, ``torch.backends.cuda.is_built()``; ``torch.backends.mps.is_available()``
+    and ``is_built()``, ``torch.mps.is_available()`` and ``device_count()``; and
+    ``torch.accelerator.is_available()``, ``device_count()``, ``current_device_index()`` and
+    ``current_accelerator()``. Asked for the index or name of a GPU it lacks, it raises the
+    RuntimeError that real torch raises. Probes this torch lacks are left out.
     """
-    saved = (torch.cuda.is_available, torch.backends.mps.is_available, torch.mps.is_available)
-    torch.cuda.is_available = lambda: cuda
-    torch.backends.mps.is_available = lambda: mps
-    torch.mps.is_available = lambda: mps
+    # A torch build has one accelerator; the simulated machine offering both is a CUDA build.
+    accelerator = torch.device("cuda") if cuda else torch.device("mps") if mps else None
+
+    def no_gpu(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("Found no NVIDIA driver on your system (a simulated machine without a GPU)")
+
+    fakes = {
+        (torch.cuda, "is_available"): lambda: cuda,
+        (torch.cuda, "device_count"): lambda: int(cuda),
+        (torch.cuda, "current_device"): (lambda: 0) if cuda else no_gpu,
+        (torch.cuda, "get_device_name"): (lambda device=None: "NVIDIA simulated GPU") if cuda else no_gpu,
+        (torch.backends.cuda, "is_built"): lambda: cuda,
+        (torch.backends.mps, "is_available"): lambda: mps,
+        (torch.backends.mps, "is_built"): lambda: mps,
+        (getattr(torch, "mps", None), "is_available"): lambda: mps,
+        (getattr(torch, "mps", None), "device_count"): lambda: int(mps),
+        (getattr(torch, "accelerator", None), "is_available"): lambda: accelerator is not None,
+        (getattr(torch, "accelerator", None), "device_count"): lambda: int(accelerator is not None),
+        (getattr(torch, "accelerator", None), "current_device_index"): (lambda: 0) if accelerator is not None else no_gpu,
+        (getattr(torch, "accelerator", None), "current_accelerator"): lambda check_available=False: accelerator,
+    }
+    saved = {(owner, name): getattr(owner, name) for owner, name in fakes if hasattr(owner, name)}
+    for (owner, name), fake in fakes.items():
+        if (owner, name) in saved:
+            setattr(owner, name, fake)
     try:
         return pick_device()
     finally:
-        torch.cuda.is_available, torch.backends.mps.is_available, torch.mps.is_available = saved
+        for (owner, name), original in saved.items():
+            setattr(owner, name, original)
 
 
 def scratch_file(suffix: str = ".pt") -> str:
