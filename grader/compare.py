@@ -33,14 +33,47 @@ DEFAULT_TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Optional overrides of the dtype-based tolerances for one check."""
+    """Optional overrides of the dtype-based tolerances for one check.
+
+    ``slack`` widens the absolute tolerance of single parts of a result (keyed by where they are, as
+    the messages name them: ``"the result[0]"``) by the error that the inputs' own conditioning allows
+    a correct float computation (see :meth:`grader.engine.ReferenceCache.conditioning`).
+    """
 
     rtol: float | None = None
     atol: float | None = None
+    slack: tuple[tuple[str, float], ...] = ()
 
-    def for_dtype(self, dtype: torch.dtype) -> tuple[float, float]:
+    def for_dtype(self, dtype: torch.dtype, where: str | None = None) -> tuple[float, float]:
         rtol, atol = DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
-        return (rtol if self.rtol is None else self.rtol, atol if self.atol is None else self.atol)
+        rtol, atol = (rtol if self.rtol is None else self.rtol, atol if self.atol is None else self.atol)
+        if where is not None and self.slack:
+            atol += dict(self.slack).get(where, 0.0)
+        return rtol, atol
+
+    def widened(self, slack: dict[str, float]) -> Tolerance:
+        """This tolerance with ``slack`` added to the absolute tolerance of the parts it names."""
+        return Tolerance(self.rtol, self.atol, tuple(sorted(slack.items())))
+
+
+def leaves(value: object, where: str = "the result") -> dict[str, object]:
+    """The numeric parts of a normalised value by where they are, named as :func:`difference` names them."""
+    found: dict[str, object] = {}
+
+    def walk(node: object, at: str, depth: int) -> None:
+        if depth > 32 or len(found) > 10_000:
+            return
+        if type(node) in (list, tuple):
+            for index, item in enumerate(node):
+                walk(item, f"{at}[{index}]", depth + 1)
+        elif type(node) is dict:
+            for key, item in node.items():
+                walk(item, f"{at}[{_show(key)}]", depth + 1)
+        elif type(node) is torch.Tensor or type(node) is float:
+            found[at] = node
+
+    walk(value, where, 0)
+    return found
 
 
 def normalize(value: object) -> object:
@@ -243,7 +276,7 @@ def _float_difference(expected: float | np.floating, got: object, where: str, to
         return f"{where}: expected {_fmt(want)}, got {describe_type(got)}"
     rtol, atol = tolerance.for_dtype(torch.float32 if isinstance(expected, np.float32) else torch.float64)
     rtol = max(rtol, 1e-6 if tolerance.rtol is None else rtol)
-    atol = max(atol, 1e-7 if tolerance.atol is None else atol)
+    atol = max(atol, 1e-7 if tolerance.atol is None else atol) + dict(tolerance.slack).get(where, 0.0)
     if math.isnan(want) and math.isnan(have):
         return None
     if math.isclose(have, want, rel_tol=rtol, abs_tol=atol):
@@ -329,7 +362,7 @@ def _tensor_difference(expected: torch.Tensor, got: object, where: str, toleranc
     if got.device != expected.device:
         return (f"{where}: expected a {noun} on device {expected.device}, got one on {got.device} "
                 "(create new tensors on the input's device, e.g. device=x.device)")
-    rtol, atol = tolerance.for_dtype(expected.dtype)
+    rtol, atol = tolerance.for_dtype(expected.dtype, where)
     if _close(expected, got, rtol, atol):
         return None
     try:

@@ -28,8 +28,6 @@ def explain(expected: object, got: object) -> str | None:
         want, have = pair
         if type(want) is torch.Tensor and type(have) is torch.Tensor:
             return _tensor_relation(want, have)
-        if type(want) is bool and type(have) is bool:
-            return "the condition is inverted: it answers True where False is right, and the reverse"
         if type(want) is int and type(have) is int:
             return _int_relation(want, have)
         if type(want) in (int, float) and type(have) in (int, float):
@@ -121,13 +119,13 @@ def _shape_relation(want: torch.Tensor, have: torch.Tensor) -> str | None:
                     "dimensions (channels first vs last) use permute")
     if have.dim() == want.dim() + 1 and want.is_floating_point() and have.is_floating_point():
         for dim in range(have.dim()):
-            if have.shape[:dim] + have.shape[dim + 1:] == want.shape:
+            if have.shape[dim] > 1 and have.shape[:dim] + have.shape[dim + 1:] == want.shape:
                 if _same(have.mean(dim=dim), want):
                     return f"you keep one value per element along dim {dim} where their mean is wanted: reduce with .mean()"
                 if _same(have.sum(dim=dim), want):
                     return f"you keep one value per element along dim {dim} where their sum is wanted: reduce with .sum()"
     if want.dim() == have.dim() and want.dim() >= 1 and want.shape[1:] == have.shape[1:] \
-            and abs(want.shape[0] - have.shape[0]) == 1:
+            and abs(want.shape[0] - have.shape[0]) == 1 and min(want.shape[0], have.shape[0]) >= 2:
         more = "one more" if have.shape[0] > want.shape[0] else "one fewer"
         return f"{more} row than expected ({have.shape[0]} instead of {want.shape[0]}): an off-by-one in a range or slice"
     if have.numel() == 1 and want.numel() > 1 and want.is_floating_point() and have.is_floating_point():
@@ -201,7 +199,7 @@ def _offset(w: torch.Tensor, h: torch.Tensor) -> str | None:
 
 def _integer_tensor_relation(want: torch.Tensor, have: torch.Tensor) -> str | None:
     if want.dtype == torch.bool:
-        if bool((have == ~want).all()):
+        if want.numel() > 1 and bool((have == ~want).all()):
             return "the condition is inverted: True where False is right, and the reverse"
         return None
     difference = (have.long() - want.long())

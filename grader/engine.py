@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
+import inspect
 import itertools
 import os
 import re
@@ -28,9 +29,10 @@ import numpy as np
 import torch
 
 from grader import catalogue, diagnose, files, report, sandbox, wire
-from grader.compare import difference, normalize
+from grader.compare import difference, leaves, normalize
 from grader.mistakes import LIKELY, Mistakes, WithMistake
 from grader.guards import forbidden_calls
+from grader.kit_versions import KitVersionServer
 from grader.remote import (
     DEFAULT_MEMORY_LIMIT,
     Call,
@@ -211,20 +213,82 @@ class ReferenceCache:
                            "`grade release`")
         return _to_device(wire.Decoder().decode(node), device)
 
+    def conditioning(self, check: Check, item: Item, device: torch.device) -> dict[str, float]:
+        """How far a correct float computation may stray on this check's own inputs, per part of the result.
+
+        The reference is run twice more with its inputs in float64: as written, and moved by their own
+        rounding error. For each float32 (or half) part of the expected result, the larger of the float32
+        reference's own error and the inputs' sensitivity, times ``CONDITIONING_FACTOR``, is the slack
+        added to that part's absolute tolerance: ``standardize`` of values near 1e4 (ill-conditioned) gets
+        room for any correct float32 algorithm; a well-conditioned check gets next to none. A part whose
+        float64 runs disagree beyond a sane bound gets none (those runs took another path, not a rounding
+        difference). Computed once per check and device, only for a check that a student failed.
+        """
+        key = (f"{CONDITIONING_KEY}{check.qualified_name}", str(device))
+        with self._lock:
+            if key not in self._values:
+                if catalogue.has_hidden_suites():
+                    self._values[key] = self._measure_conditioning(check, item, device)
+                else:
+                    self._values[key] = self._from_handout(check, device, CONDITIONING_KEY, default={})
+            return self._values[key]  # type: ignore[return-value]
+
+    def _measure_conditioning(self, check: Check, item: Item, device: torch.device) -> dict[str, float]:
+        low_precision = {where: value for where, value in leaves(self.expected(check, item, device)).items()
+                         if type(value) is float or value.dtype in (torch.float32, torch.float16, torch.bfloat16)}
+        if not low_precision:
+            return {}
+        try:
+            in_float64 = leaves(self._run(check, item, device, "float64"))
+            perturbed = leaves(self._run(check, item, device, "perturbed"))
+        except Exception:  # noqa: BLE001 - a check that only works as written: no slack
+            return {}
+        finally:
+            _seed_everything(check.seed)
+        slack = {}
+        for where, value in low_precision.items():
+            error = _float64_gap(value, in_float64.get(where), perturbed.get(where))
+            if error is not None and error > 0:
+                slack[where] = CONDITIONING_FACTOR * error
+        return slack
+
     @staticmethod
-    def _run(check: Check, item: Item, device: torch.device) -> object:
+    def _run(check: Check, item: Item, device: torch.device, precision: str = "as_written") -> object:
         reference = load_reference(check.module)
         _seed_everything(check.seed)
-        side = Side(reference, device, check.seed, _local_build)
+        side = Side(reference, device, check.seed, _local_build, precision)
         try:
             with forbidden_calls(item.forbid, f"{check.module}.{item.name}"):
                 return normalize(check.function(side))
         except Exception as error:
+            if precision != "as_written":
+                raise
             raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
                            f"{type(error).__name__}: {error}") from error
 
 
-MISTAKES_KEY = "mistakes::"  # stored results of a check's catalogued mistakes: [[sentence, result], ...]
+MISTAKES_KEY = "mistakes::"  # stored results of a check's catalogued mistakes: [[sentence, kind, what], ...]
+CONDITIONING_KEY = "conditioning::"  # stored slack of a check's float parts: {where: extra absolute tolerance}
+CONDITIONING_FACTOR = 8.0
+CONDITIONING_BOUND = 1e-2  # slack beyond this fraction of a part's size means the float64 runs differ in kind
+
+
+def _float64_gap(value: object, in_float64: object, perturbed: object) -> float | None:
+    """The largest of |float32 result - float64 result| and |float64 - float64 of perturbed inputs|, or
+    None when the parts cannot be compared or differ by more than rounding can explain."""
+    try:
+        parts = [torch.as_tensor(v).detach().cpu().double() for v in (value, in_float64, perturbed)]
+    except (TypeError, RuntimeError, ValueError):
+        return None
+    if len({p.shape for p in parts}) != 1 or parts[0].numel() == 0:
+        return None
+    if not all(bool(p.isfinite().all()) for p in parts):
+        return None
+    gap = max(float((parts[0] - parts[1]).abs().max()), float((parts[1] - parts[2]).abs().max()))
+    size = float(parts[1].abs().max())
+    if gap * CONDITIONING_FACTOR > CONDITIONING_BOUND * max(size, 1e-30):
+        return None
+    return gap
 
 
 def write_expected(selection: catalogue.Selection, device: torch.device, path: Path) -> None:
@@ -280,9 +344,9 @@ class CheckOutcome:
     message: str = ""
     not_implemented: bool = False
     likely: str | None = None
-    """The sentence naming the mistake that explains a wrong result, when one is recognised."""
-    catalogued: bool = False
-    """Whether ``likely`` comes from the item's catalogue of mistakes (else from a general relation)."""
+    """A general relation that explains a wrong result (a factor, a transpose...), when one is recognised."""
+    catalogued: tuple[str, ...] = ()
+    """The sentences of the item's catalogued mistakes that do on this check what the student's code did."""
 
 
 def wall_clock_deadline(cpu_seconds: float) -> float:
@@ -344,7 +408,8 @@ class SubmissionGrader:
             reason = f"importing {info.name}.py crashed the worker: {crash}"
             return _all_items(info, items, "crashed", reason, error=reason)
         results = [self.grade_item(info, item, present) for item in items]
-        suite.explain_unpassed_uses(info.number, results)  # "the checks of fit run your own train_step, which..."
+        # "the checks of fit run your own train_step, which..." (a handout runs the student's own kit= items too)
+        suite.explain_unpassed_uses(info.number, results, kit_too=not catalogue.has_hidden_suites())
         return report.ExerciseResult(info.name, results, error=None)
 
     def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str]) -> report.ItemResult:
@@ -358,8 +423,10 @@ class SubmissionGrader:
         failures: list[str] = []
         status_override = None
         not_graded: list[str] = []
-        likely: str | None = None  # the first catalogued mistake recognised, else the first general relation
-        likely_catalogued = False
+        substantive_passed = 0
+        edge_cases_passed: list[str] = []  # passed checks that code which never works passes too
+        catalogued_counts: dict[str, int] = {}  # catalogued mistakes recognised: on how many failing checks
+        general: str | None = None  # the first general relation recognised
         for index, check in enumerate(item.checks):
             if check.requires == "cuda" and self.device.type != "cuda":
                 not_graded.append(check.description)
@@ -380,6 +447,10 @@ class SubmissionGrader:
                 break
             if outcome.passed:
                 passed += 1
+                if check.substantive:
+                    substantive_passed += 1
+                else:
+                    edge_cases_passed.append(check.description)
             elif outcome.not_implemented:
                 not_implemented += 1
                 if not failures:
@@ -392,8 +463,16 @@ class SubmissionGrader:
                     break
             else:
                 failures.append(f"{check.description}: {outcome.message}")
-                if outcome.likely and (likely is None or (outcome.catalogued and not likely_catalogued)):
-                    likely, likely_catalogued = outcome.likely, outcome.catalogued
+                for sentence in outcome.catalogued:
+                    catalogued_counts[sentence] = catalogued_counts.get(sentence, 0) + 1
+                general = general or outcome.likely
+        unearned = []
+        if edge_cases_passed and substantive_passed == 0:  # credit only for substance
+            passed -= len(edge_cases_passed)
+            unearned = [f"{_and_list(edge_cases_passed)}: passed, but code that never works passes "
+                        f"{'it' if len(edge_cases_passed) == 1 else 'them'} too, so "
+                        f"{'it counts' if len(edge_cases_passed) == 1 else 'they count'} once a check that does "
+                        "real work passes"]
         if graded == 0:
             status, score = "not_graded", 0.0
         elif status_override:
@@ -409,6 +488,10 @@ class SubmissionGrader:
             score = item.points * passed / graded
         failures.sort(key=_bare_value_mismatch)  # what names a property (shape, dtype, grad, in place) first
         feedback.extend(failures[:MAX_FEEDBACK_PER_ITEM])
+        if status != "not_implemented":
+            feedback.extend(unearned)
+        # the catalogued mistake that explains the most failing checks (the first declared on a tie)
+        likely = max(catalogued_counts, key=catalogued_counts.__getitem__) if catalogued_counts else general
         if likely and status != "passed":
             feedback.append(LIKELY + likely)
         if len(failures) > MAX_FEEDBACK_PER_ITEM:
@@ -439,54 +522,77 @@ class SubmissionGrader:
             raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
         deadline = wall_clock_deadline(cpu_seconds)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
-        connection.simple(("seed", check.seed, cpu_seconds))  # also drops the previous check's handles
+        kit_items = self._install_kit_versions(check, item)
+        # also drops the previous check's handles and puts back what the previous check replaced
+        connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items))
         side = Side(RemoteModule(connection, check.module), self.device, check.seed,
                     lambda path, *a, **k: connection.call(["build", path], a, k))
         try:
             got = normalize(check.function(side))
         except CheckFailed as failure:
-            likely = self.matching_mistake(check, item, "failed", str(failure))
-            return CheckOutcome(False, str(failure), likely=likely, catalogued=likely is not None)
+            return CheckOutcome(False, str(failure), catalogued=self.matching_mistakes(check, item, "failed", str(failure)))
         except StudentError as error:
             if error.not_implemented:
                 return CheckOutcome(False, f"{error}", not_implemented=True)
-            likely = self.matching_mistake(check, item, "raised", _raised_words(error.type_name, error.message))
-            return CheckOutcome(False, f"raised {error}", likely=likely, catalogued=likely is not None)
+            matches = self.matching_mistakes(check, item, "raised", _raised_words(error.type_name, error.message))
+            return CheckOutcome(False, f"raised {error}", catalogued=matches)
         except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
             raise
         except Exception as error:  # the check could not use what the student returned
             return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
                                        f"{str(error)[:300]}")
+        finally:
+            self.session.kit_server = None
         expected = self.cache.expected(check, item, self.device)
         try:
             found = difference(expected, got, "the result", check.tolerance)
         except Exception as error:  # a hostile value the comparison did not foresee: a failure, never a crash
             found = f"the result could not be compared with the expected one ({type(error).__name__})"
+        if found is not None:  # is the difference within what the inputs' own conditioning allows?
+            slack = self.cache.conditioning(check, item, self.device)
+            if slack:
+                found = difference(expected, got, "the result", check.tolerance.widened(slack))
         if found is None:
             return CheckOutcome(True)
-        catalogued = self.matching_mistake(check, item, "result", got)
-        return CheckOutcome(False, found, likely=catalogued or diagnose.explain(expected, got),
-                            catalogued=catalogued is not None)
+        matches = self.matching_mistakes(check, item, "result", got)
+        return CheckOutcome(False, found, likely=None if matches else diagnose.explain(expected, got),
+                            catalogued=matches)
 
-    def matching_mistake(self, check: Check, item: Item, kind: str, observed: object) -> str | None:
-        """The sentence of the first catalogued mistake of ``item`` that does on ``check`` what the
-        student's code did: returned the same result, failed the same assertion or raised the same error."""
+    def _install_kit_versions(self, check: Check, item: Item) -> list[list]:
+        """Answer this check's calls to ``item.kit`` with the reference's items; ``[name, is_generator]``
+        pairs for the worker. A handout has no reference: its checks run the student's own versions."""
+        if not item.kit or not catalogue.has_hidden_suites():
+            return []
+        reference = load_reference(check.module)
+        self.session.kit_server = KitVersionServer(reference, item.kit)
+        return [[name, inspect.isgeneratorfunction(getattr(reference, name))] for name in item.kit]
+
+    def matching_mistakes(self, check: Check, item: Item, kind: str, observed: object) -> tuple[str, ...]:
+        """The sentences of the catalogued mistakes of ``item`` that do on ``check`` what the student's
+        code did: returned the same result, failed the same assertion or raised the same error."""
+        found = []
         try:
             for sentence, mistake_kind, what in self.cache.mistaken(check, item, self.device):
                 if mistake_kind != kind:
                     continue
                 if kind == "result" and difference(what, observed, "the result", check.tolerance) is None:
-                    return sentence
-                if kind != "result" and what == observed:
-                    return sentence
+                    found.append(sentence)
+                elif kind != "result" and what == observed:
+                    found.append(sentence)
         except KitError:
             raise
         except Exception:  # noqa: BLE001 - a diagnosis is a bonus, never a reason to fail grading
-            return None
+            return ()
+        return tuple(found)
         return None
 
 
 _BARE_VALUES = re.compile(r"elements differ|the values differ|: expected -?(?:\d|inf|nan)[^,;]*, got -?(?:\d|inf|nan)")
+
+
+def _and_list(descriptions: list[str]) -> str:
+    quoted = [f"'{d}'" for d in descriptions]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 def _bare_value_mismatch(failure: str) -> bool:

@@ -3,7 +3,7 @@
 Trusted grader code, imported by the reference run and by the student's worker, so it holds no
 answer (see :mod:`grader.fixtures`). It builds what must live where the code under test runs (a tiny
 CIFAR-10 folder on disk, a dataset that counts its reads) and reads things out as plain data. The
-items built from other items (``train_linreg``, ``load_cifar_pair``) run with the student's own pieces.
+``load_cifar_pair`` runs the student's own ``LabelMappedDataset``; ``train_linreg`` gets the kit's pieces from the grader.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch
 
 from grader import catalogue, wire
 from grader.compare import normalize
-from grader.engine import MISTAKES_KEY, KitError, ReferenceCache, load_suite
+from grader.engine import CONDITIONING_KEY, MISTAKES_KEY, KitError, ReferenceCache, load_suite
 
 HANDOUT_PYPROJECT = """\
 [build-system]
@@ -270,6 +270,9 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
                 if check.name in kept and check.requires is None:
                     value = normalize(cache.expected(check, item, device))
                     expected[check.qualified_name] = wire.encode_data(value)
+                    slack = cache.conditioning(check, item, device)  # tolerances from the inputs' conditioning
+                    if slack:
+                        expected[CONDITIONING_KEY + check.qualified_name] = wire.encode_data(slack)
                     mistaken = cache.mistaken(check, item, device)  # for "Likely mistake:" lines, as data
                     if mistaken:
                         expected[MISTAKES_KEY + check.qualified_name] = wire.encode_data(mistaken)

@@ -18,10 +18,15 @@ properties itself with ``side.expect(...)``; the reference run proves such a che
 Points, time limit, forbidden calls and the hint are declared once, on the item. The declarations
 must use literal values: ``grade list`` and ``grade hint`` read them without importing torch.
 
-An item built from other items of its module (``train_linreg`` calls ``data_iter`` and ``sgd``) is
-checked with the student's own versions of them, never with a kit copy: no answer runs beside student
-code. It declares them with ``uses=(...)``, and its feedback then names those that do not pass their
-own checks (:meth:`Suite.explain_unpassed_uses`).
+An item built from other items of its module (``grad_fn`` calls ``dloss_fn``, ``dmodel_dw`` and
+``dmodel_db``) is graded on its own: it declares them with ``kit=(...)``, and while its checks run the
+student's versions of those are replaced by stand-ins that the grader answers with the reference's
+results, computed in the grading process (:mod:`grader.kit_versions`): no answer code runs beside
+student code, one wrong helper costs points on that helper only, and two wrong helpers cannot cancel.
+Where a check deliberately runs the student's own helper (``load_weights`` reads what the student's
+``save_weights`` wrote), the item declares it with ``uses=(...)`` and its feedback names those that do
+not pass their own checks (:meth:`Suite.explain_unpassed_uses`). A handout has no reference code: there
+``kit=`` items run the student's own versions too, and the feedback says so.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class Check:
     tolerance: Tolerance = field(default_factory=Tolerance)
     requires: str | None = None
     timeout: float | None = None
+    substantive: bool = True
+    """False for a check that code which never works can pass (0 epochs, an empty input): it counts only
+    when a substantive check of the same item passes too."""
 
     @property
     def qualified_name(self) -> str:
@@ -79,7 +87,9 @@ class Item:
     timeout: float = 5.0
     forbid: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
-    """Other items of the module that this item's checks run (the student's own versions of them)."""
+    """Other items of the module that this item's checks run in the student's own versions, on purpose."""
+    kit: tuple[str, ...] = ()
+    """Other items of the module that this item calls, replaced by the kit's versions while it is graded."""
     checks: list[Check] = field(default_factory=list)
 
 
@@ -91,24 +101,29 @@ class Suite:
         self.items: dict[str, Item] = {}
 
     def item(self, name: str, *, points: int, hint: str, timeout: float = 5.0,
-             forbid: tuple[str, ...] = (), uses: tuple[str, ...] = ()) -> None:
+             forbid: tuple[str, ...] = (), uses: tuple[str, ...] = (), kit: tuple[str, ...] = ()) -> None:
         """Declare an item with its points (1 to 3), hint, per-check time limit and forbidden calls.
 
-        ``uses`` names the items declared before it that its checks run in the student's own version
-        (``fit`` calls ``train_step``): a mistake there may cost this item's points too, and its
+        ``kit`` names the items declared before it that it calls and that are replaced, while its checks
+        run, by the kit's versions (computed by the grader), so the item is graded on its own code.
+        ``uses`` names those its checks deliberately run in the student's own version (``load_weights``
+        reads what ``save_weights`` wrote): a mistake there may cost this item's points too, and its
         feedback then says so.
         """
         if not 1 <= points <= 3:
             raise ValueError(f"{self.module}.{name}: points must be 1, 2 or 3, not {points}")
         if name in self.items:
             raise ValueError(f"{self.module}.{name} is declared twice")
-        unknown = [used for used in uses if used not in self.items]
+        unknown = [used for used in (*uses, *kit) if used not in self.items]
         if unknown:
             raise ValueError(f"{self.module}.{name} uses {', '.join(unknown)}: declare those items before it")
-        self.items[name] = Item(name, points, hint.strip(), timeout, tuple(forbid), tuple(uses))
+        if set(uses) & set(kit):
+            raise ValueError(f"{self.module}.{name}: an item is either run in the student's version (uses) or the "
+                             f"kit's (kit), not both: {sorted(set(uses) & set(kit))}")
+        self.items[name] = Item(name, points, hint.strip(), timeout, tuple(forbid), tuple(uses), tuple(kit))
 
     def check(self, item: str, description: str, *, rtol: float | None = None, atol: float | None = None,
-              requires: str | None = None, timeout: float | None = None
+              requires: str | None = None, timeout: float | None = None, substantive: bool = True
               ) -> Callable[[Callable[[Side], object]], Callable[[Side], object]]:
         """Register the decorated function as a check of ``item``.
 
@@ -118,6 +133,8 @@ class Suite:
             rtol, atol: tolerances overriding the dtype defaults.
             requires: "cuda" for a check that only makes sense on a GPU (not graded elsewhere).
             timeout: seconds, overriding the item's time limit.
+            substantive: False for an edge case that code which never works passes too (0 epochs, an
+                empty loader): it earns its share only when a substantive check of the item passes.
         """
         if item not in self.items:
             raise ValueError(f"{self.module}: check for undeclared item {item!r}")
@@ -125,7 +142,7 @@ class Suite:
         def register(function: Callable[[Side], object]) -> Callable[[Side], object]:
             self.items[item].checks.append(Check(
                 self.module, item, function.__name__, description, function,
-                Tolerance(rtol, atol), requires, timeout))
+                Tolerance(rtol, atol), requires, timeout, substantive))
             return function
 
         return register
@@ -134,17 +151,18 @@ class Suite:
     def checks(self) -> list[Check]:
         return [check for item in self.items.values() for check in item.checks]
 
-    def users_of(self, name: str) -> set[str]:
-        """The items whose checks run item ``name``, directly or through another item."""
+    def users_of(self, name: str, kit_too: bool = False) -> set[str]:
+        """The items whose checks run the student's item ``name``, directly or through another item
+        (``kit_too``: also those that call it through ``kit=``, as in a handout, which has no kit versions)."""
         users: set[str] = set()
         frontier = {name}
         while frontier:
             frontier = {item.name for item in self.items.values()
-                        if set(item.uses) & frontier and item.name not in users}
+                        if set(item.uses + (item.kit if kit_too else ())) & frontier and item.name not in users}
             users |= frontier
         return users
 
-    def explain_unpassed_uses(self, number: str, results: list[report.ItemResult]) -> None:
+    def explain_unpassed_uses(self, number: str, results: list[report.ItemResult], kit_too: bool = False) -> None:
         """Add to each non-passing item's feedback which of the items it uses do not pass (or were not graded).
 
         ``results`` are this module's graded items; the line goes before the closing hint line, e.g.
@@ -153,7 +171,8 @@ class Suite:
         """
         statuses = {result.name: result.status for result in results}
         for result in results:
-            uses = self.items[result.name].uses if result.name in self.items else ()
+            item = self.items.get(result.name)
+            uses = () if item is None else item.uses + (item.kit if kit_too else ())
             if not uses or result.status not in _EXPLAINED_STATUSES:
                 continue
             unpassed = [name for name in uses if statuses.get(name, "passed") not in ("passed", "not_graded")]
@@ -172,6 +191,8 @@ class Suite:
                         f"to see whether {'it passes its' if one else 'they pass their'} own checks")
             else:
                 continue
+            # the item's own "Likely mistake:" may only echo the piece's mistake: the piece comes first
+            result.feedback[:] = [kept for kept in result.feedback if not kept.startswith("Likely mistake:")]
             at = len(result.feedback) - 1 if result.feedback and result.feedback[-1].startswith("Hint:") \
                 else len(result.feedback)
             result.feedback.insert(at, line)
@@ -193,20 +214,38 @@ class Side:
     """
 
     def __init__(self, module: object, device: torch.device, seed: int,
-                 builder: Callable[..., object]) -> None:
+                 builder: Callable[..., object], precision: str = "as_written") -> None:
+        """``precision`` is how the input makers build floating inputs: ``as_written``; ``float64`` (the
+        same values in double precision); or ``perturbed`` (float64, each value moved by up to the
+        rounding error of its written dtype). The grader runs the reference the latter two ways to
+        measure how much a correct float computation of a check's own inputs may err."""
         self.module = module
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
         self._builder = builder
+        if precision not in ("as_written", "float64", "perturbed"):
+            raise ValueError(f"unknown precision {precision!r}")
+        self.precision = precision
+        self._noise = torch.Generator().manual_seed(seed ^ 0x5EED)
+
+    def _made(self, value: torch.Tensor) -> torch.Tensor:
+        """An input as this side's precision wants it (unchanged unless the grader measures conditioning)."""
+        if self.precision == "as_written" or not value.is_floating_point() or value.dtype == torch.float64:
+            return value.to(self.device)
+        rounding = torch.finfo(value.dtype).eps / 2
+        value = value.double()
+        if self.precision == "perturbed":
+            value = value * (1 + rounding * (2 * torch.rand(value.shape, generator=self._noise, dtype=torch.float64) - 1))
+        return value.to(self.device)
 
     # -- seeded inputs on the grading device --
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Standard normal values of ``shape`` on the grading device."""
-        return torch.randn(tuple(shape), generator=self.generator, dtype=dtype).to(self.device)
+        return self._made(torch.randn(tuple(shape), generator=self.generator, dtype=dtype))
 
     def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Uniform values in [0, 1) of ``shape`` on the grading device."""
-        return torch.rand(tuple(shape), generator=self.generator, dtype=dtype).to(self.device)
+        return self._made(torch.rand(tuple(shape), generator=self.generator, dtype=dtype))
 
     def randint(self, low: int, high: int, shape: tuple[int, ...], dtype: torch.dtype = torch.int64) -> torch.Tensor:
         """Integers in [low, high) of ``shape`` on the grading device."""
@@ -214,7 +253,7 @@ class Side:
 
     def tensor(self, data: object, dtype: torch.dtype | None = None) -> torch.Tensor:
         """``torch.tensor(data)`` on the grading device."""
-        return torch.tensor(data, dtype=dtype, device=self.device)
+        return self._made(torch.tensor(data, dtype=dtype))
 
     def new_seed(self) -> int:
         """A further seed drawn from the check's generator (for builders that take a seed)."""

@@ -19,6 +19,8 @@ as a *refused* :class:`Opaque` that says what it was, so the student reads why i
 from __future__ import annotations
 
 import io
+import math
+import pickle
 import select
 import socket
 import struct
@@ -473,6 +475,83 @@ def _int_list(values: object) -> list[int]:
     if type(values) is not list or any(type(v) is not int for v in values):
         raise ProtocolError("bad size node")
     return values
+
+
+# ---------------------------------------------------------------- a fast frame for small, frequent messages
+FAST_MAGIC = b"KIT1"
+_FAST_DTYPES = {str(d).removeprefix("torch."): d for d in PLAIN_DTYPES}
+# how each dtype's bytes are read with NumPy (bfloat16, which NumPy lacks, as its 16-bit pattern)
+_NUMPY_OF = {d: (np.int16 if d == torch.bfloat16 else torch.empty((), dtype=d).numpy().dtype) for d in PLAIN_DTYPES}
+
+
+class _NoGlobals(pickle.Unpickler):
+    """Unpickles only builtin data (tuples, lists, dicts, str, bytes, numbers, None): no class, no callable."""
+
+    def find_class(self, module: str, name: str) -> object:
+        raise ProtocolError(f"a fast frame may not name {module}.{name}")
+
+
+def dumps_fast(message: object) -> bytes:
+    """Serialise a message whose tensors are dense CPU tensors, in a fraction of :func:`dumps`' time.
+
+    Used for the kit functions' many small exchanges (a training loop makes thousands). Tensors travel
+    as ``("__raw__", dtype, shape, bytes)``; the rest must be builtin data.
+    """
+    return FAST_MAGIC + pickle.dumps(_to_raw(message), protocol=5)
+
+
+def loads_fast(data: bytes) -> Any:
+    """Read a :func:`dumps_fast` frame, safe on untrusted bytes: no global can be named (so nothing runs),
+    and every tensor's dtype, shape and size are checked before it is rebuilt."""
+    if not data.startswith(FAST_MAGIC):
+        raise ProtocolError("not a fast frame")
+    try:
+        tree = _NoGlobals(io.BytesIO(data[len(FAST_MAGIC):])).load()
+    except ProtocolError:
+        raise
+    except Exception as error:
+        raise ProtocolError(f"unreadable fast frame ({type(error).__name__})") from error
+    return _from_raw(tree, 0, [0])
+
+
+def _to_raw(value: object) -> object:
+    if isinstance(value, torch.Tensor):
+        plain = value.detach()
+        if plain.device.type != "cpu" or plain.layout != torch.strided or plain.dtype not in PLAIN_DTYPES:
+            raise ProtocolError("only dense CPU tensors travel in a fast frame")
+        bits = plain.view(torch.int16) if plain.dtype == torch.bfloat16 else plain
+        return ("__raw__", str(plain.dtype).removeprefix("torch."), list(plain.shape), bits.numpy().tobytes())
+    if type(value) is tuple:
+        return tuple(_to_raw(v) for v in value)
+    if type(value) is list:
+        return [_to_raw(v) for v in value]
+    return value
+
+
+def _from_raw(value: object, depth: int, visited: list[int]) -> object:
+    visited[0] += 1  # shared references in a pickle could otherwise make a small frame expand without end
+    if depth > MAX_DEPTH * 2 or visited[0] > MAX_ITEMS:
+        raise ProtocolError("fast frame too large or nested too deeply")
+    if type(value) is tuple:
+        if len(value) == 4 and value[0] == "__raw__":
+            _, dtype_name, shape, payload = value
+            dtype = _FAST_DTYPES.get(dtype_name) if type(dtype_name) is str else None
+            if dtype is None or type(payload) is not bytes:
+                raise ProtocolError("bad tensor in a fast frame")
+            size = _size(_int_list(shape))
+            count = math.prod(size)
+            numpy_dtype = np.dtype(_NUMPY_OF[dtype])
+            if count > MAX_TENSOR_ELEMENTS or len(payload) != count * numpy_dtype.itemsize:
+                raise ProtocolError("bad tensor size in a fast frame")
+            array = np.frombuffer(payload, dtype=numpy_dtype).reshape(tuple(size)).copy()
+            tensor = torch.from_numpy(array)
+            return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
+        return tuple(_from_raw(v, depth + 1, visited) for v in value)
+    if type(value) is list:
+        return [_from_raw(v, depth + 1, visited) for v in value]
+    if value is None or type(value) in (bool, int, float, str, bytes):
+        return value
+    raise ProtocolError(f"a fast frame holds a {type(value).__name__}")
 
 
 def dumps(message: object) -> bytes:

@@ -13,6 +13,7 @@ Nothing here decides a score.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 import os
 import random
@@ -93,24 +94,46 @@ class _Arguments:
         return None
 
 
+VALUE_DIGEST_BYTES = 64 * 2**20  # tensors up to this size are also compared by value (``.data`` writes)
+
+
 def _fingerprint(obj: object) -> object:
+    """What identifies the state of an argument, to tell whether a call changed it.
+
+    The version counter misses writes through ``.data`` or ``.detach()`` (``param.data -= lr * grad``,
+    the old tutorials' SGD), so the values of the tensor and of its gradient count too.
+    """
     if type(obj) is torch.Generator:
         return bytes(obj.get_state().numpy()) if obj.device.type == "cpu" else obj.initial_seed()
     if type(obj) is np.ndarray:
         return obj.tobytes() if obj.nbytes <= 1 << 20 else (obj.nbytes, hash(obj.tobytes()))
     grad = obj.grad if obj.is_leaf else None
-    return (obj._version, obj.requires_grad, obj.shape, obj.dtype, obj.device,
-            None if grad is None else (id(grad), grad._version))
+    return (obj._version, obj.requires_grad, obj.shape, obj.dtype, obj.device, _value_digest(obj),
+            None if grad is None else (id(grad), grad._version, _value_digest(grad)))
+
+
+def _value_digest(tensor: torch.Tensor) -> object:
+    """A digest of a tensor's values (its bytes), or None for one too large or of an unusual kind."""
+    try:
+        if wire.tensor_problem(tensor) is not None or tensor.numel() * tensor.element_size() > VALUE_DIGEST_BYTES:
+            return None
+        plain = tensor.detach().resolve_conj().resolve_neg().cpu().contiguous().reshape(-1)
+        return hash(plain.view(torch.uint8).numpy().tobytes()) if plain.numel() else 0
+    except (RuntimeError, TypeError, ValueError):
+        return None
 
 
 class Worker:
     """Request handlers and the table of handles."""
 
-    def __init__(self, submission_dir: Path) -> None:
+    def __init__(self, submission_dir: Path, sock: socket.socket | None = None) -> None:
         self.submission_dir = submission_dir.resolve()
+        self.sock = sock
         self.handles: dict[int, object] = {}
         self._ids_by_object: dict[int, int] = {}
         self._next_id = 1
+        self.kit_versions = KitVersions(self)
+        self.context: tuple[str, list] | None = None  # the student's object a failed call used: (words, frame)
 
     # ---- handles -------------------------------------------------------------
     def handle_of(self, value: object) -> tuple:
@@ -194,8 +217,12 @@ class Worker:
         kwargs = self.decode(kwargs_node)
         arguments = _Arguments(args, kwargs)
         registered = self.register_tensors(arguments)
-        with forbidden_calls(tuple(forbid), item):
-            result = function(*args, **kwargs)
+        try:
+            with forbidden_calls(tuple(forbid), item):
+                result = function(*args, **kwargs)
+        except BaseException as error:
+            self.context = _student_objects_involved(self.submission_dir, [function, *args, *kwargs.values()])
+            raise
         return ("called", self.encode(result, arguments), arguments.writeback(), registered)
 
     def register_tensors(self, arguments: _Arguments) -> list:
@@ -221,14 +248,19 @@ class Worker:
                     break
         return self.encode(items)
 
-    def op_seed(self, seed: int, cpu_seconds: float) -> tuple:
+    def op_seed(self, seed: int, cpu_seconds: float, module: str | None = None, kit_items: list | None = None) -> tuple:
         """Start a check from the same global state as the reference: seeds, grad mode, default dtype.
 
-        It also forgets the previous check's handles (so a check needs no separate release request)
-        and gives the check its CPU time: past it the kernel stops this process (SIGXCPU).
+        It also forgets the previous check's handles (so a check needs no separate release request),
+        gives the check its CPU time (past it the kernel stops this process: SIGXCPU), and puts back
+        the student's own items that the previous check replaced by the kit's versions; ``kit_items``
+        (``[name, is_generator]`` pairs) are this check's replacements in ``module``.
         """
         limit_cpu_time(cpu_seconds)
         self.op_release()
+        self.kit_versions.restore()
+        if module is not None and kit_items:
+            self.kit_versions.install(module, kit_items)
         torch.set_grad_enabled(True)
         torch.set_default_dtype(torch.float32)
         torch.manual_seed(seed)
@@ -258,9 +290,39 @@ class Worker:
                 frames.append([Path(frame.filename).name, int(frame.lineno or 0), frame.name, (frame.line or "")[:200]])
         if isinstance(error, SyntaxError) and error.filename and _inside(error.filename, self.submission_dir):
             frames.append([Path(error.filename).name, int(error.lineno or 0), "<module>", (error.text or "").strip()[:200]])
+        context, self.context = self.context, None
+        if not frames and context is not None:  # raised inside torch or a grader fixture: name the student's object
+            words, frame = context
+            message = f"{message} {words}"
+            frames.append(frame)
         kind = type(error)
         name = kind.__name__ if kind.__module__ in ("builtins", "grader.guards") else wire.qualified_name(kind)
         return ("raised", name, message[:MAX_MESSAGE_CHARS], frames[-5:])
+
+
+def _student_objects_involved(submission_dir: Path, values: list) -> tuple[str, list] | None:
+    """For an error raised outside the student's files: words and a frame naming the student's object
+    that the failed call used (its class's definition line), and a lazy module's unmaterialised
+    parameters, which the grader cannot load weights into before the first forward call."""
+    for value in values:
+        cls = value if isinstance(value, type) else type(value)
+        try:
+            source = inspect.getsourcefile(cls)
+            if source is None or not _inside(source, submission_dir):
+                continue
+            lines, first = inspect.getsourcelines(cls)
+        except (TypeError, OSError):
+            continue
+        words = f"(while the grader used your {cls.__name__})"
+        if isinstance(value, torch.nn.Module):
+            lazy = [name for name, parameter in value.named_parameters()
+                    if isinstance(parameter, torch.nn.parameter.UninitializedParameter)]
+            if lazy:
+                words = (f"(your {cls.__name__} has parameters that do not exist until its first forward call: "
+                         f"{', '.join(lazy[:3])}, from a Lazy module; the checks load weights before calling the "
+                         "model, so give the layer its input size, e.g. nn.Conv2d(in_channels, ...))")
+        return words, [Path(source).name, int(first), cls.__name__, lines[0].strip()[:200] if lines else ""]
+    return None
 
 
 def limit_cpu_time(seconds: float) -> None:
@@ -284,9 +346,240 @@ def _inside(filename: str, folder: Path) -> bool:
         return False
 
 
+_MISSING = object()
+_MODULE_STEP = "#parameter"  # in a path: the next index counts a module's parameters()
+
+
+class KitVersions:
+    """Items of the module under test replaced, for one check, by the kit's own versions.
+
+    An item built from other items (``grad_fn`` calls ``dloss_fn``) is graded on its own: while its
+    checks run, the module's ``dloss_fn`` is a stand-in that sends its arguments to the grader, which
+    runs the kit's reference there (no answer code ever runs in this process) and sends back the
+    result, the new state of the arguments it changed (``sgd`` updates parameters in place) and of the
+    random number generators it used. When a tensor argument needs a gradient, the stand-in is an
+    autograd function: its backward asks the grader for the vector-Jacobian product.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.saved: dict[tuple[str, str], object] = {}
+        self.last_rng: list | None = None  # the random state after the last exchange (None: the grader knows none)
+
+    def install(self, module_name: str, entries: list) -> None:
+        module = sys.modules.get(module_name)
+        if module is None:
+            return
+        for name, is_generator in entries:
+            self.saved[(module_name, name)] = module.__dict__.get(name, _MISSING)
+            setattr(module, name, self._stand_in(str(name), bool(is_generator)))
+
+    def restore(self) -> None:
+        self.last_rng = None
+        for (module_name, name), original in self.saved.items():
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            if original is _MISSING:
+                module.__dict__.pop(name, None)
+            else:
+                setattr(module, name, original)
+        self.saved.clear()
+
+    def _stand_in(self, name: str, is_generator: bool) -> Callable:
+        ask = self.ask
+
+        if is_generator:
+            def stand_in(*args, **kwargs):
+                yield from ask(name, args, kwargs)
+        else:
+            def stand_in(*args, **kwargs):
+                return ask(name, args, kwargs)
+        stand_in.__name__ = stand_in.__qualname__ = name
+        stand_in.__doc__ = f"The kit's own {name}, computed by the grader (this check grades another item)."
+        return stand_in
+
+    # ---- one call -------------------------------------------------------------
+    def ask(self, name: str, args: tuple, kwargs: dict) -> object:
+        args = list(args)
+        leaves = _differentiable_leaves(args, kwargs) if torch.is_grad_enabled() else []
+        encoded = (self._encode(args), self._encode(kwargs))
+        rng = _rng_state()
+        unchanged = self.last_rng is not None and _same_rng(rng, self.last_rng)
+        result, changes = self._exchange(("kit", name, *encoded, None if unchanged else rng, torch.is_grad_enabled()))
+        _apply_changes(changes, args, kwargs)
+        if not leaves:
+            return result
+        outputs = _float_outputs(result)
+        if not outputs:
+            return result
+        pending = _Pending(self, name, encoded, rng, [path for path, _ in leaves], len(outputs))
+        pending.outputs = tuple(outputs)
+        attached = _KitFunction.apply(pending, *[tensor for _, tensor in leaves])
+        attached = attached if isinstance(attached, tuple) else (attached,)
+        return _replace_outputs(result, iter(attached))
+
+    def vjp(self, pending: _Pending, grad_outputs: tuple) -> list:
+        grads = [g.detach() if g is not None else None for g in grad_outputs]
+        answer, _ = self._exchange(("kit_vjp", pending.name, *pending.encoded, pending.rng, pending.paths, grads))
+        return answer
+
+    def _encode(self, value: object) -> tuple:
+        def special(candidate: object) -> tuple | None:
+            if isinstance(candidate, torch.nn.Module):
+                return ("modsnap", [wire.encode_tensor(p) for p in candidate.parameters()])
+            if type(candidate) is torch.Generator:
+                return ("gen", str(candidate.device), candidate.get_state())
+            return None
+
+        def refuse(candidate: object) -> tuple:
+            raise TypeError(f"the kit's version of this function takes tensors, numbers, lists and modules, "
+                            f"not {type(candidate).__name__}")
+
+        return wire.Encoder(opaque=refuse, encode_special=special).encode(value)
+
+    def _exchange(self, request: tuple) -> tuple[object, list]:
+        sock = self.worker.sock
+        if sock is None:
+            raise RuntimeError("the kit's helper functions are only available while the grader runs a check")
+        wire.send_bytes(sock, wire.dumps_fast(request))
+        answer = wire.loads_fast(wire.recv_frame(sock))
+        if answer[0] == "kit_raised":
+            raise _rebuilt_exception(answer[1], answer[2])
+        _, result_node, changes, rng = answer
+        if rng is not None:
+            _set_rng_state(rng)
+        if request[0] == "kit":
+            self.last_rng = _rng_state()
+        return wire.Decoder(on_special=_decode_generator).decode(result_node), changes
+
+
+class _Pending:
+    """What a differentiable call to a kit item needs for its backward pass."""
+
+    def __init__(self, versions: KitVersions, name: str, encoded: tuple, rng: list, paths: list, n_outputs: int) -> None:
+        self.versions, self.name, self.encoded, self.rng, self.paths = versions, name, encoded, rng, paths
+        self.n_outputs = n_outputs
+        self.outputs: tuple = ()
+
+
+class _KitFunction(torch.autograd.Function):
+    """Attaches a kit item's float outputs to the autograd graph of its tensor inputs."""
+
+    @staticmethod
+    def forward(ctx, pending: _Pending, *inputs: torch.Tensor):  # noqa: ANN001, ANN205
+        ctx.pending = pending
+        ctx.shapes = [(t.shape, t.dtype, t.device) for t in inputs]
+        return tuple(t.clone() for t in pending.outputs) if len(pending.outputs) != 1 else pending.outputs[0].clone()
+
+    @staticmethod
+    def backward(ctx, *grad_outputs: torch.Tensor):  # noqa: ANN001, ANN205
+        grads = ctx.pending.versions.vjp(ctx.pending, grad_outputs)
+        shaped = []
+        for grad, (shape, dtype, device) in zip(grads, ctx.shapes):
+            shaped.append(None if grad is None else grad.to(device=device, dtype=dtype).reshape(shape))
+        return (None, *shaped)
+
+
+def _differentiable_leaves(args: list, kwargs: dict) -> list[tuple[list, torch.Tensor]]:
+    """(path, tensor) of every floating tensor argument that requires a gradient."""
+    found: list[tuple[list, torch.Tensor]] = []
+
+    def walk(path: list, value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.requires_grad and value.is_floating_point():
+                found.append((path, value))
+        elif isinstance(value, torch.nn.Module):
+            for index, parameter in enumerate(value.parameters()):
+                walk([*path, _MODULE_STEP, index], parameter)
+        elif type(value) in (list, tuple):
+            for index, item in enumerate(value):
+                walk([*path, index], item)
+        elif type(value) is dict:
+            for key, item in value.items():
+                if type(key) in (str, int):
+                    walk([*path, key], item)
+
+    walk(["args"], args)
+    walk(["kwargs"], kwargs)
+    return found
+
+
+def _float_outputs(result: object) -> list[torch.Tensor]:
+    outputs: list[torch.Tensor] = []
+
+    def walk(value: object) -> None:
+        if type(value) is torch.Tensor and value.is_floating_point():
+            outputs.append(value)
+        elif type(value) in (list, tuple):
+            for item in value:
+                walk(item)
+
+    walk(result)
+    return outputs
+
+
+def _replace_outputs(result: object, attached: object) -> object:
+    if type(result) is torch.Tensor and result.is_floating_point():
+        return next(attached)
+    if type(result) in (list, tuple):
+        return type(result)(_replace_outputs(item, attached) for item in result)
+    return result
+
+
+def _locate_argument(path: list, args: list, kwargs: dict) -> object:
+    value: object = args if path[0] == "args" else kwargs
+    steps = iter(path[1:])
+    for step in steps:
+        if step == _MODULE_STEP:
+            value = list(value.parameters())[next(steps)]  # type: ignore[union-attr]
+        else:
+            value = value[step]  # type: ignore[index]
+    return value
+
+
+def _apply_changes(changes: list, args: list, kwargs: dict) -> None:
+    """Write what the kit's version changed in its arguments into the student's own objects."""
+    for path, node in changes:
+        target = _locate_argument(path, args, kwargs)
+        if node[0] == "genstate" and type(target) is torch.Generator:
+            target.set_state(node[1])
+        elif node[0] == "tensor" and isinstance(target, torch.Tensor):
+            wire.assign_tensor(target, wire.decode_tensor(node[1:]))
+
+
+def _decode_generator(node: tuple) -> object:
+    raise wire.ProtocolError(f"unexpected node {node[0]!r} in a kit result")
+
+
+def _rng_state() -> list:
+    """The global random state (torch's CPU generator and Python's ``random``), as plain data."""
+    python_state = random.getstate()
+    return [torch.get_rng_state(), list(python_state[1]), python_state[2]]
+
+
+def _same_rng(a: list, b: list) -> bool:
+    return a[2] == b[2] and a[1] == b[1] and torch.equal(a[0], b[0])
+
+
+def _set_rng_state(state: list) -> None:
+    torch.set_rng_state(state[0])
+    random.setstate((3, tuple(state[1]), state[2]))
+
+
+_REBUILT = {"TypeError": TypeError, "ValueError": ValueError, "IndexError": IndexError, "KeyError": KeyError,
+            "ZeroDivisionError": ZeroDivisionError, "AttributeError": AttributeError}
+
+
+def _rebuilt_exception(type_name: str, message: str) -> BaseException:
+    """The exception the kit's version raised on the student's arguments, raised here in its place."""
+    return _REBUILT.get(type_name, RuntimeError)(f"{message} (raised by the kit's version of a helper, called with "
+                                                  "your arguments)")
+
+
 def serve(sock: socket.socket, submission_dir: Path) -> None:
     """Answer requests until the grader says goodbye or goes away."""
-    worker = Worker(submission_dir)
+    worker = Worker(submission_dir, sock)
     while True:
         try:
             request = wire.loads_trusted(wire.recv_frame(sock))

@@ -1,5 +1,6 @@
-"""Every typical wrong answer loses points on its item, and elsewhere only on the items that run it;
-every correct variant keeps full marks."""
+"""Every typical wrong answer loses points on its item, and elsewhere only on the items whose checks
+deliberately run it (listed beside it); every correct variant keeps full marks; most are named by a
+``Likely mistake:`` line."""
 
 from __future__ import annotations
 
@@ -55,13 +56,16 @@ def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, mod
                 f"containing {variant.likely!r}: {broken.feedback}")
         suite = load_suite(module_name)
         users = suite.users_of(variant.item)
+        assert set(variant.also) <= users, (
+            f"the mutant '{variant.description}' lists {sorted(set(variant.also) - users)} in also=, but their checks "
+            f"do not run the student's own {variant.item} (they would need uses= in the suite)")
         others = {name: (i.status, i.feedback) for name, i in items.items()
-                  if name != variant.item and name not in users and i.score != i.max_score}
-        assert not others, f"the mutant of {variant.item} also cost points on items that do not run it: {others}"
-        unexplained = {name: i.feedback for name, i in items.items()
-                       if name in users and i.score != i.max_score
-                       and any(items[used].status != "passed" for used in suite.items[name].uses)
-                       and not any(line.startswith(f"The checks of {name} run your own") for line in i.feedback)}
+                  if name != variant.item and i.score != i.max_score}
+        assert set(others) == set(variant.also), (
+            f"the mutant of {variant.item} cost points on {sorted(others)}, but its list of items that deliberately "
+            f"run it says {sorted(variant.also)}: {others}")
+        unexplained = {name: items[name].feedback for name in variant.also
+                       if not any(line.startswith(f"The checks of {name} run your own") for line in items[name].feedback)}
         assert not unexplained, f"an item that runs a failing item does not name it in its feedback: {unexplained}"
     else:
         assert isinstance(variant, Equivalent)

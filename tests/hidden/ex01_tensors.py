@@ -75,7 +75,7 @@ suite.item("from_nested", points=1, hint="""
 torch.tensor(data, dtype=dtype) copies a nested list into a new tensor; with dtype=None PyTorch infers
 int64 for whole numbers and float32 for decimals. Pass the dtype straight to torch.tensor: building a
 float32 tensor first and converting it afterwards loses digits (0.1 in float64 is not 0.1 in float32).
-torch.Tensor(...) (capital T) always gives float32. Tutorial 01, "creating tensors".
+torch.Tensor(...) (capital T) always gives float32. DLwPT chapter 3 ("It starts with a tensor").
 """)
 
 

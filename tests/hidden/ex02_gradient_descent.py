@@ -1,8 +1,10 @@
 """Hidden checks for ex02_gradient_descent: the temperature model with hand-written gradients.
 
-The items call each other, as in the tutorial: ``grad_fn`` runs the student's own ``dloss_fn``,
-``dmodel_dw`` and ``dmodel_db``, and ``training_loop`` their ``model`` and ``grad_fn`` (``uses=...``),
-so a mistake in one of them may cost its callers' points too, which their feedback says.
+The items call each other, as in the tutorial: ``grad_fn`` calls ``dloss_fn``, ``dmodel_dw`` and
+``dmodel_db``, and ``training_loop`` calls ``model`` and ``grad_fn``. Each is graded on its own: while
+the checks of ``grad_fn`` run, its calls reach the kit's versions of the three derivatives (computed by
+the grader, ``kit=...``), so a wrong ``dmodel_dw`` costs points on ``dmodel_dw`` only, and a ``grad_fn``
+that averages where it should sum cannot be rescued by a ``dloss_fn`` that forgets its ``/ N``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def random_problem(side: Side, n: int, dtype: torch.dtype = torch.float32):
 # ------------------------------------------------------------------ load_temperatures
 suite.item("load_temperatures", points=1, hint="""
 Return two float32 tensors built with torch.tensor from the two lists of 11 readings:
-t_c (Celsius) first, then t_u (the unknown unit). Tutorial 02, "the temperature model".
+t_c (Celsius) first, then t_u (the unknown unit). DLwPT 5.2, the temperature data.
 """)
 
 
@@ -146,7 +148,7 @@ def dmodel_db_is_one(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ grad_fn
-suite.item("grad_fn", points=2, forbid=("autograd",), uses=("dloss_fn", "dmodel_dw", "dmodel_db"), hint="""
+suite.item("grad_fn", points=2, forbid=("autograd",), kit=("dloss_fn", "dmodel_dw", "dmodel_db"), hint="""
 Chain rule: dL/dw = sum over samples of dloss_fn(t_p, t_c) * dmodel_dw(t_u, w, b), and the same with
 dmodel_db for b. Sum each over the samples, then put both in one (2,) tensor with torch.stack.
 Autograd (backward) is not allowed here: this exercise is about writing the gradient by hand.
@@ -177,7 +179,7 @@ def grad_fn_on_one_sample(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ training_loop
-suite.item("training_loop", points=3, timeout=20.0, forbid=("autograd",), uses=("model", "grad_fn"), hint="""
+suite.item("training_loop", points=3, timeout=20.0, forbid=("autograd",), kit=("model", "grad_fn"), hint="""
 Each epoch: t_p = model(t_u, *params); grad = grad_fn(t_u, t_c, t_p, *params);
 params = params - learning_rate * grad. Return params after the last epoch. Use your own grad_fn,
 not autograd. With t_u * 0.1, 5000 epochs and learning rate 1e-2 you should reach about

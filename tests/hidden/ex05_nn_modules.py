@@ -4,9 +4,10 @@ Models, optimizers and losses live where the code under test runs: they are buil
 (``side.build("grader.fixtures_ex05:tanh_mlp", seed)``, ``side.build("torch.optim:SGD",
 model.parameters(), lr=...)``) and read back as data (``model.state_dict()``,
 ``grader.fixtures_ex05:describe``). Both sides seed torch's global RNG identically before a check, so
-a model the student builds with ``nn.Linear(...)`` starts from the reference's weights. ``fit_curve``
-runs with the student's own ``sgd_step`` (``uses=("sgd_step",)``): no kit copy of an answer runs beside
-student code, and a mistake in ``sgd_step`` may cost ``fit_curve``'s points too, which its feedback says.
+a model the student builds with ``nn.Linear(...)`` starts from the reference's weights. While the
+checks of ``fit_curve`` run, its calls to ``sgd_step`` reach the kit's version (``kit=("sgd_step",)``,
+computed by the grader on the model's parameters), so ``fit_curve`` is graded on its own code: a mistake
+in ``sgd_step`` costs points on ``sgd_step`` only.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ def observe(side: Side, model: object, x: torch.Tensor | None = None) -> dict[st
 # ------------------------------------------------------------------ make_linear_model
 suite.item("make_linear_model", points=1, hint="""
 Return nn.Linear(1, 1): one input feature, one output feature. Do not seed, initialize or wrap it:
-the checks compare its weights with torch's own initialization. Tutorial 03, "the linear model with
-torch.nn".
+the checks compare its weights with torch's own initialization. DLwPT 6.2.
 """)
 
 
@@ -227,7 +227,7 @@ def make_sine_data_keyword(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ fit_curve
-suite.item("fit_curve", points=3, timeout=30.0, forbid=("torch.optim",), uses=("sgd_step",), hint="""
+suite.item("fit_curve", points=3, timeout=30.0, forbid=("torch.optim",), kit=("sgd_step",), hint="""
 torch.manual_seed(seed) first; then nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32),
 nn.Tanh(), nn.Linear(32, 1)).to(x.device); loss_fn = nn.MSELoss(); each epoch: loss = loss_fn(model(x), y),
 loss.backward(), sgd_step(model, learning_rate). Return the model. torch.optim is not allowed: use
@@ -258,7 +258,7 @@ def fit_curve_sine(side: Side) -> object:
 
 
 @suite.check("fit_curve", "fit_curve(x, y, epochs=0, learning_rate=0.05, seed=5): the seeded untrained network "
-             "(sgd_step is never called)")
+             "(sgd_step is never called)", substantive=False)
 def fit_curve_initial_network(side: Side) -> object:
     x, y = sine(side, 10)
     return _curve(side, x, y, 0, 0.05, seed=5)

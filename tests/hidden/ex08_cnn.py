@@ -4,9 +4,11 @@ The reference's and the student's models are different code, so the checks never
 between them: ``grader.fixtures_ex08.seeded_weights`` fills each model's ``state_dict`` from the
 check's seed and each entry's name, which gives both models equal weights exactly when the
 attribute names and shapes follow the spec. Outputs, input and parameter gradients and
-BatchNorm buffers are then read out where the model lives and compared. ``train_epoch`` runs the
-student's own ``l2_penalty`` and the ``load_weights`` checks read files written by the student's own
-``save_weights`` (``uses=...``): no kit copy of an answer runs beside student code.
+BatchNorm buffers are then read out where the model lives and compared. While the checks of
+``train_epoch`` run, its calls to ``l2_penalty`` reach the kit's version (``kit=...``, computed by the
+grader from the model's parameters; the gradient flows back through it), so it is graded on its own
+loop. The ``load_weights`` checks deliberately read files written by the student's own ``save_weights``
+(``uses=...``), and the feedback says so when that does not pass its own checks.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def images(side: Side, batch: int, size: int = 32) -> torch.Tensor:
 # ------------------------------------------------------------------ pick_device
 suite.item("pick_device", points=1, hint="""
 Return a torch.device, not a string: torch.device("cuda") when torch.cuda.is_available(), else
-torch.device("mps") when torch.backends.mps.is_available(), else torch.device("cpu"). Tutorial 03,
-"Training on the GPU" (換到 GPU 上訓練) builds it in one line. The checks simulate machines with and
-without a GPU by switching those is_available() functions.
+torch.device("mps") when torch.backends.mps.is_available(), else torch.device("cpu"). DLwPT 8.4.3
+("Training on the GPU") builds it in one line. The checks simulate machines with and
+without a GPU, with one GPU of each kind: is_available(), device_count() and torch.accelerator all
+agree, so any of them works, and torch.device("cuda:0") counts as torch.device("cuda").
 """)
 
 
@@ -56,7 +59,10 @@ def _pick(side: Side, cuda: bool, mps: bool) -> object:
     side.expect(device.type == wanted,
                 f"with torch.cuda.is_available() {cuda} and torch.backends.mps.is_available() {mps}, "
                 f"pick_device() returned torch.device({device.type!r}); expected torch.device({wanted!r})")
-    return device.type
+    side.expect(device.index in (None, 0),
+                f"pick_device() returned {device!r} on a simulated machine with one {wanted} device; expected "
+                f"torch.device({wanted!r}) or torch.device('{wanted}:0'), the device in use")
+    return device.type  # torch.device('cuda') and torch.device('cuda:0') are the same GPU here
 
 
 @suite.check("pick_device", "pick_device() on this machine, where it answers as on a simulated one like it")
@@ -95,7 +101,7 @@ def pick_device_without_gpu(side: Side) -> object:
 
 # ------------------------------------------------------------------ Net
 suite.item("Net", points=2, hint="""
-Tutorial 03, "Getting started with CNNs" (開始使用 CNN). In __init__ create exactly conv1 =
+DLwPT 8.3, the network as an nn.Module. In __init__ create exactly conv1 =
 nn.Conv2d(3, 16, kernel_size=3, padding=1), conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1),
 fc1 = nn.Linear(8 * 8 * 8, 32), fc2 = nn.Linear(32, 2) (the names matter: weights are loaded by
 name). In forward: F.max_pool2d(torch.relu(self.conv1(x)), 2), the same with conv2, then
@@ -130,7 +136,7 @@ def net_forward_large_values(side: Side) -> object:
 
 # ------------------------------------------------------------------ NetBatchNorm
 suite.item("NetBatchNorm", points=3, hint="""
-Tutorial 03, "The final code" (最後的程式碼). With n = n_chans1: conv1 (3 -> n), conv1_batchnorm =
+DLwPT 8.5.2, batch normalization. With n = n_chans1: conv1 (3 -> n), conv1_batchnorm =
 nn.BatchNorm2d(n), conv2 (n -> n // 2), conv2_batchnorm = nn.BatchNorm2d(n // 2),
 fc1 = nn.Linear(8 * 8 * (n // 2), 32), fc2 = nn.Linear(32, 2). Each block is
 F.max_pool2d(self.conv1_batchnorm(torch.relu(self.conv1(x))), 2): ReLU first, then the batch norm,
@@ -177,7 +183,7 @@ def netbn_forward_wide(side: Side) -> object:
 
 # ------------------------------------------------------------------ NetDropout
 suite.item("NetDropout", points=2, hint="""
-Tutorial 03, "Dropout". Same layers and forward as Net, plus self.p = p; right after
+DLwPT 8.5.2, dropout. Same layers and forward as Net, plus self.p = p; right after
 out = torch.relu(self.fc1(out)) add out = F.dropout(out, p=self.p, training=self.training).
 F.dropout drops by default, so training=self.training is what switches it off after model.eval():
 in eval mode NetDropout must give exactly Net's logits.
@@ -236,7 +242,7 @@ def netdropout_zero_p(side: Side) -> object:
 
 # ------------------------------------------------------------------ ResidualBlock
 suite.item("ResidualBlock", points=3, hint="""
-Tutorial 03, "ResNet". conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
+DLwPT 8.5.3, skip connections. conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
 bias=False), bn1, relu = nn.ReLU(), conv2 (out -> out, 3x3, stride 1, padding 1, no bias), bn2,
 downsample = nn.Sequential() or, when stride != 1 or the channel count changes,
 nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
@@ -290,7 +296,7 @@ def resblock_forward_channels_only(side: Side) -> object:
 
 # ------------------------------------------------------------------ l2_penalty
 suite.item("l2_penalty", points=2, hint="""
-Tutorial 03, "Model optimization" (模型優化): l2_norm = sum(p.pow(2.0).sum() for p in
+DLwPT 8.5.2, weight penalties: l2_norm = sum(p.pow(2.0).sum() for p in
 model.parameters()), then return l2_lambda * l2_norm. Keep it a tensor (no .item(), no detach) so
 that loss + penalty can be back-propagated: its gradient for a parameter p is 2 * l2_lambda * p.
 Every parameter counts: weights, biases and BatchNorm scales/shifts.
@@ -331,7 +337,7 @@ def l2_penalty_frozen_float64(side: Side) -> object:
 
 
 # ------------------------------------------------------------------ train_epoch
-suite.item("train_epoch", points=3, timeout=10.0, uses=("l2_penalty",), hint="""
+suite.item("train_epoch", points=3, timeout=10.0, kit=("l2_penalty",), hint="""
 Start with model.train(). For every (inputs, targets) batch: inputs = inputs.to(device) and
 targets = targets.to(device) (assign the result!), loss = loss_fn(model(inputs), targets) +
 l2_penalty(model, l2_lambda), optimizer.zero_grad(), loss.backward(), optimizer.step(), and add

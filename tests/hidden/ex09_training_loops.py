@@ -39,7 +39,7 @@ suite.item("MeanMetric", points=2, hint="""
 Keep two numbers: the weighted sum (total += float(value) * weight) and the sum of the weights
 (count += weight). result() returns total / count as a Python float, or 0.0 while count is 0;
 reset() sets both back to 0. A tensor value becomes a number with .item(). Example: update(2.0),
-update(torch.tensor(4.0), weight=3) gives result() == 3.5. Tutorial 05, "3-8" (metrics).
+update(torch.tensor(4.0), weight=3) gives result() == 3.5. Deep Learning with Python 7.4 (metrics).
 """)
 
 
@@ -72,7 +72,8 @@ def mean_metric_weighted_tensors(side: Side) -> object:
     return results
 
 
-@suite.check("MeanMetric", "MeanMetric: reset() forgets everything; two metrics do not share state")
+@suite.check("MeanMetric", "MeanMetric: reset() forgets both the weighted sum and the weights; two metrics do not "
+             "share state")
 def mean_metric_reset(side: Side) -> object:
     first, second = side.module.MeanMetric(), side.module.MeanMetric()
     first.update(10.0, weight=2)
@@ -81,10 +82,12 @@ def mean_metric_reset(side: Side) -> object:
     before = [first.result(), second.result()]
     first.reset()
     after_reset = first.result()
-    first.update(5.0, weight=4)
-    first.update(6.0, weight=1)
+    after_updates = []
+    for value, weight in ((5.0, 4), (side.tensor(6.0), 1), (-2.0, 0.5)):
+        first.update(value, weight=weight)
+        after_updates.append(first.result())
     return {"before reset": before, "right after reset": after_reset,
-            "after two updates": [first.result(), second.result()]}
+            "after each of three updates": after_updates, "the other metric": second.result()}
 
 
 @suite.check("MeanMetric", "MeanMetric: result() after only zero-weight updates is 0.0")
@@ -122,7 +125,8 @@ def accuracy_metric_two_batches(side: Side) -> object:
     return results
 
 
-@suite.check("AccuracyMetric", "AccuracyMetric on probabilities of 6 samples x 4 classes, then reset()")
+@suite.check("AccuracyMetric", "AccuracyMetric on probabilities of 6 samples x 4 classes (5 right), then reset() "
+             "and batches of 3 (2 right) and 4 (1 right): reset() forgets both counts")
 def accuracy_metric_probabilities_and_reset(side: Side) -> object:
     metric = side.module.AccuracyMetric()
     logits, targets = _labelled(side, 6, 4, 5)
@@ -130,8 +134,11 @@ def accuracy_metric_probabilities_and_reset(side: Side) -> object:
     before = metric.result()
     metric.reset()
     after_reset = metric.result()
-    metric.update(*_labelled(side, 2, 4, 0))
-    return {"before reset": before, "right after reset": after_reset, "after one more batch": metric.result()}
+    after_batches = []
+    for n, n_correct in ((3, 2), (4, 1)):
+        metric.update(*_labelled(side, n, 4, n_correct))
+        after_batches.append(metric.result())
+    return {"before reset": before, "right after reset": after_reset, "after each of two more batches": after_batches}
 
 
 @suite.check("AccuracyMetric", "AccuracyMetric: logits that require grad, batches of 1, 7 and 2; two separate metrics")

@@ -1,0 +1,258 @@
+"""The grader's side of the kit's versions of items: run a reference item on a worker's arguments.
+
+An item built from other items (``grad_fn`` calls ``dloss_fn``, ``dmodel_dw`` and ``dmodel_db``) is
+graded on its own: while its checks run, the worker replaces those items by stand-ins
+(:class:`grader.worker.KitVersions`) that send their arguments here. This module runs the reference
+item on them in the grading process, so no answer code runs beside student code, and answers with
+the result as data, what the call changed in its arguments (``sgd`` updates parameters in place)
+and the new state of the random number generators. For a differentiable call it also answers the
+vector-Jacobian product, so the student's ``loss.backward()`` flows through the kit's version.
+
+Everything here comes from a worker and is untrusted: it is decoded within the wire's limits, only
+the items named by the current check can be called, a check may make at most ``MAX_CALLS`` calls,
+and any error becomes an answer (the worker raises it in the student's code), never a crash here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+import torch
+
+from grader import wire
+
+MAX_CALLS = 200_000  # per check: 5000 epochs x a few helpers is 10-20 thousand
+MAX_YIELDS = 100_000  # items a kit generator may yield in one call
+MODULE_STEP = "#parameter"  # in a path: the next index counts a module's parameters() (as in the worker)
+
+
+class KitVersionServer:
+    """Answers one check's requests for the kit's versions of ``names`` of ``reference``."""
+
+    def __init__(self, reference: ModuleType, names: tuple[str, ...]) -> None:
+        self.reference = reference
+        self.names = frozenset(names)
+        self.calls = 0
+        self.worker_rng: list | None = None  # the worker's random state after the last call (it sends None if unchanged)
+
+    def answer(self, request: tuple) -> tuple:
+        """The reply to a ``("kit", ...)`` or ``("kit_vjp", ...)`` request; errors become ``kit_raised``."""
+        try:
+            return self._answer(request)
+        except Exception as error:  # noqa: BLE001 - the student's arguments made the kit's version fail
+            return ("kit_raised", type(error).__name__, str(error)[:600])
+
+    def _answer(self, request: tuple) -> tuple:
+        if type(request) is not tuple or len(request) not in (6, 7) or type(request[1]) is not str:
+            raise wire.ProtocolError("malformed request for a kit function")
+        tag, name = request[0], request[1]
+        if name not in self.names:
+            raise RuntimeError(f"the kit's {name} is only available during the checks of the items that use it")
+        self.calls += 1
+        if self.calls > MAX_CALLS:
+            raise RuntimeError(f"more than {MAX_CALLS} calls to the kit's helper functions in one check")
+        decoder = wire.Decoder(on_special=_decode_special)
+        args, kwargs = decoder.decode(request[2]), decoder.decode(request[3])
+        if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
+            raise wire.ProtocolError("malformed arguments for a kit function")
+        function = getattr(self.reference, name)
+        if tag == "kit" and len(request) == 6:
+            state = request[4] if request[4] is not None else self.worker_rng
+            if state is None:
+                raise wire.ProtocolError("the first kit call of a check must send the random state")
+            with _generators_of_the_worker(state) as new_state:
+                result, changes = _call(function, args, kwargs, bool(request[5]))
+            self.worker_rng, changed = new_state(), not _same_rng(new_state(), state)
+            return ("kit_ok", _encode_result(result), changes, self.worker_rng if changed else None)
+        if tag == "kit_vjp" and len(request) == 7:
+            with _generators_of_the_worker(request[4]):
+                grads = _vjp(function, args, kwargs, request[5], request[6])
+            return ("kit_ok", _encode_result(grads), [], None)
+        raise wire.ProtocolError("malformed request for a kit function")
+
+
+class ParameterSnapshot(torch.nn.Module):
+    """A student's module as the kit's version sees it: its parameters (values and gradients), in order."""
+
+    def __init__(self, parameters: list[torch.Tensor]) -> None:
+        super().__init__()
+        for index, tensor in enumerate(parameters):
+            if type(tensor) not in (torch.Tensor, torch.nn.Parameter) or not tensor.is_floating_point():
+                raise TypeError("a module's parameters must be floating-point tensors")
+            parameter = torch.nn.Parameter(tensor.detach().clone(), requires_grad=tensor.requires_grad)
+            parameter.grad = tensor.grad
+            self.register_parameter(f"p{index}", parameter)
+
+    def forward(self, *args: object) -> object:
+        raise TypeError("the kit's version received a module and can only read its parameters, not call it")
+
+
+def _decode_special(node: tuple) -> object:
+    tag = node[0]
+    if tag == "modsnap" and len(node) == 2 and type(node[1]) is list:
+        return ParameterSnapshot([wire.decode_tensor(tensor[1:]) if type(tensor) is tuple and tensor
+                                  and tensor[0] == "tensor" else _bad() for tensor in node[1]])
+    if tag == "gen" and len(node) == 3 and type(node[1]) is str and type(node[2]) is torch.Tensor:
+        generator = torch.Generator(device=node[1])
+        generator.set_state(node[2])
+        return generator
+    raise wire.ProtocolError(f"unknown node {tag!r} in a kit request")
+
+
+def _bad() -> object:
+    raise wire.ProtocolError("malformed module parameter")
+
+
+def _leaves(args: list, kwargs: dict) -> list[tuple[list, object]]:
+    """(path, object) of every tensor and generator in the arguments, module parameters included."""
+    found: list[tuple[list, object]] = []
+
+    def walk(path: list, value: object) -> None:
+        if type(value) in (torch.Tensor, torch.nn.Parameter, torch.Generator):
+            found.append((path, value))
+        elif isinstance(value, ParameterSnapshot):
+            for index, parameter in enumerate(value.parameters()):
+                walk([*path, MODULE_STEP, index], parameter)
+        elif type(value) in (list, tuple):
+            for index, item in enumerate(value):
+                walk([*path, index], item)
+        elif type(value) is dict:
+            for key, item in value.items():
+                walk([*path, key], item)
+
+    walk(["args"], args)
+    walk(["kwargs"], kwargs)
+    return found
+
+
+def _state(value: object) -> object:
+    if type(value) is torch.Generator:
+        return value.get_state()
+    grad = value.grad if value.is_leaf else None  # type: ignore[union-attr]
+    return (value.detach().clone(), value.requires_grad, None if grad is None else grad.detach().clone())  # type: ignore[union-attr]
+
+
+def _same_state(before: object, after: object) -> bool:
+    if isinstance(before, torch.Tensor):
+        return torch.equal(before, after)  # type: ignore[arg-type]
+    (value, requires_grad, grad), (value2, requires_grad2, grad2) = before, after  # type: ignore[misc]
+    same_grad = (grad is None) == (grad2 is None) and (grad is None or _bitwise_equal(grad, grad2))
+    return requires_grad == requires_grad2 and _bitwise_equal(value, value2) and same_grad
+
+
+def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and bool(((a == b) | (a.isnan() & b.isnan())).all())
+
+
+def _call(function: object, args: list, kwargs: dict, grad_enabled: bool) -> tuple[object, list]:
+    """The kit's result and the changes it made to its arguments, as ``[path, node]`` pairs."""
+    leaves = _leaves(args, kwargs)
+    before = [_state(value) for _, value in leaves]
+    with torch.set_grad_enabled(grad_enabled):
+        result = function(*args, **kwargs)  # type: ignore[operator]
+        if inspect.isgenerator(result):
+            result = list(itertools.islice(result, MAX_YIELDS + 1))
+            if len(result) > MAX_YIELDS:
+                raise RuntimeError(f"the kit's generator was asked for more than {MAX_YIELDS} items")
+    changes = []
+    for (path, value), old in zip(leaves, before):
+        new = _state(value)
+        if _same_state(old, new):
+            continue
+        node = ("genstate", new) if type(value) is torch.Generator else wire.encode_tensor(value)
+        changes.append([path, node])
+    return result, changes
+
+
+def _vjp(function: object, args: list, kwargs: dict, paths: object, grads: object) -> list:
+    """The gradients of ``sum(output * grad)`` with respect to the arguments at ``paths``."""
+    if type(paths) is not list or type(grads) is not list:
+        raise wire.ProtocolError("malformed gradient request")
+    inputs = []
+    for path in paths:
+        target = _locate(path, args, kwargs)
+        if not isinstance(target, torch.Tensor) or not target.is_floating_point():
+            raise wire.ProtocolError("a gradient asked for a non-tensor argument")
+        target.requires_grad_(True)
+        inputs.append(target)
+    with torch.enable_grad():
+        result = function(*args, **kwargs)  # type: ignore[operator]
+        outputs = _float_outputs(result)
+        if len(outputs) != len(grads):
+            raise RuntimeError("the kit's version returned a different number of tensors the second time")
+        pairs = [(out, grad) for out, grad in zip(outputs, grads)
+                 if grad is not None and type(grad) is torch.Tensor and out.requires_grad]
+        if not pairs:
+            return [None] * len(inputs)
+        found = torch.autograd.grad([out for out, _ in pairs], inputs,
+                                    [grad.to(out.dtype).reshape(out.shape) for out, grad in pairs], allow_unused=True)
+    return [None if grad is None else grad.detach() for grad in found]
+
+
+def _float_outputs(result: object) -> list[torch.Tensor]:
+    """Floating tensors of a result in the worker's order (a walk through lists and tuples)."""
+    outputs: list[torch.Tensor] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            outputs.append(value)
+        elif type(value) in (list, tuple):
+            for item in value:
+                walk(item)
+
+    walk(result)
+    return outputs
+
+
+def _locate(path: list, args: list, kwargs: dict) -> object:
+    if type(path) is not list or not path or path[0] not in ("args", "kwargs"):
+        raise wire.ProtocolError("bad argument path")
+    value: object = args if path[0] == "args" else kwargs
+    steps = iter(path[1:])
+    for step in steps:
+        if step == MODULE_STEP:
+            value = list(value.parameters())[next(steps)]  # type: ignore[union-attr]
+        else:
+            value = value[step]  # type: ignore[index]
+    return value
+
+
+def _encode_result(result: object) -> tuple:
+    def detached(candidate: object) -> tuple | None:
+        if type(candidate) in (torch.Tensor, torch.nn.Parameter):
+            return wire.encode_tensor(candidate.detach())
+        return None
+
+    return wire.Encoder(opaque=wire.opaque_marker, encode_special=detached).encode(result)
+
+
+def _same_rng(a: list, b: list) -> bool:
+    return a[2] == b[2] and list(a[1]) == list(b[1]) and torch.equal(a[0], b[0])
+
+
+@contextmanager
+def _generators_of_the_worker(state: object) -> Iterator:
+    """Run with the worker's global random state (torch and ``random``), then restore this process's.
+
+    Yields a function that returns the new worker state, to send back (so that a kit version that
+    draws random numbers leaves the worker's generators exactly as running there would have).
+    """
+    saved_torch, saved_random = torch.get_rng_state(), random.getstate()
+    new_state: list = []
+    try:
+        if state is not None:
+            if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor:
+                raise wire.ProtocolError("malformed random state")
+            torch.set_rng_state(state[0])
+            random.setstate((3, tuple(state[1]), state[2]))
+        yield lambda: new_state[0] if new_state else None
+    finally:
+        if state is not None:
+            new_state.append([torch.get_rng_state(), list(random.getstate()[1]), random.getstate()[2]])
+        torch.set_rng_state(saved_torch)
+        random.setstate(saved_random)
