@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+import numpy as np
 import torch
 
 from grader import wire
@@ -232,7 +233,7 @@ def _encode_result(result: object) -> tuple:
 
 
 def _same_rng(a: list, b: list) -> bool:
-    return a[2] == b[2] and list(a[1]) == list(b[1]) and torch.equal(a[0], b[0])
+    return a[2] == b[2] and torch.equal(a[1], b[1]) and torch.equal(a[0], b[0])
 
 
 @contextmanager
@@ -246,13 +247,16 @@ def _generators_of_the_worker(state: object) -> Iterator:
     new_state: list = []
     try:
         if state is not None:
-            if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor:
+            if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor \
+                    or type(state[1]) is not torch.Tensor or state[1].dtype != torch.int64:
                 raise wire.ProtocolError("malformed random state")
             torch.set_rng_state(state[0])
-            random.setstate((3, tuple(state[1]), state[2]))
+            random.setstate((3, tuple(state[1].numpy().tolist()), state[2]))
         yield lambda: new_state[0] if new_state else None
     finally:
         if state is not None:
-            new_state.append([torch.get_rng_state(), list(random.getstate()[1]), random.getstate()[2]])
+            python_state = random.getstate()
+            new_state.append([torch.get_rng_state(), torch.from_numpy(np.array(python_state[1], dtype=np.int64)),
+                              python_state[2]])
         torch.set_rng_state(saved_torch)
         random.setstate(saved_random)

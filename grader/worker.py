@@ -553,18 +553,19 @@ def _decode_generator(node: tuple) -> object:
 
 
 def _rng_state() -> list:
-    """The global random state (torch's CPU generator and Python's ``random``), as plain data."""
+    """The global random state (torch's CPU generator and Python's ``random``, its 625 words as one
+    tensor), as plain data."""
     python_state = random.getstate()
-    return [torch.get_rng_state(), list(python_state[1]), python_state[2]]
+    return [torch.get_rng_state(), torch.from_numpy(np.array(python_state[1], dtype=np.int64)), python_state[2]]
 
 
 def _same_rng(a: list, b: list) -> bool:
-    return a[2] == b[2] and a[1] == b[1] and torch.equal(a[0], b[0])
+    return a[2] == b[2] and torch.equal(a[1], b[1]) and torch.equal(a[0], b[0])
 
 
 def _set_rng_state(state: list) -> None:
     torch.set_rng_state(state[0])
-    random.setstate((3, tuple(state[1]), state[2]))
+    random.setstate((3, tuple(state[1].numpy().tolist()), state[2]))
 
 
 _REBUILT = {"TypeError": TypeError, "ValueError": ValueError, "IndexError": IndexError, "KeyError": KeyError,
