@@ -161,17 +161,22 @@ def _plain_sgd_step(net, rate):
     assert answer_bodies_in("def describe(model):\n    return type(model).__name__\n", _solution(ex05)) == []
 
 
-def test_a_check_that_needs_a_graded_piece_declares_that_it_uses_the_students_own():
+def test_composite_items_call_the_kit_s_versions_and_deliberate_uses_of_the_student_s_own_are_declared():
     from grader.engine import load_suite
 
-    declared = {f"{module}.{item.name}": item.uses for module in ("ex05_nn_modules", "ex06_data", "ex08_cnn",
-                                                                   "ex09_training_loops")
-                for item in load_suite(module).items.values() if item.uses}
-    assert declared == {
+    modules = ("ex02_gradient_descent", "ex05_nn_modules", "ex06_data", "ex08_cnn", "ex09_training_loops")
+    suites = {module: load_suite(module) for module in modules}
+    kit = {f"{m}.{item.name}": item.kit for m, suite in suites.items() for item in suite.items.values() if item.kit}
+    uses = {f"{m}.{item.name}": item.uses for m, suite in suites.items() for item in suite.items.values() if item.uses}
+    assert kit == {
+        "ex02_gradient_descent.grad_fn": ("dloss_fn", "dmodel_dw", "dmodel_db"),
+        "ex02_gradient_descent.training_loop": ("model", "grad_fn"),
         "ex05_nn_modules.fit_curve": ("sgd_step",),
         "ex06_data.train_linreg": ("data_iter", "linreg", "squared_loss", "sgd"),
-        "ex06_data.load_cifar_pair": ("LabelMappedDataset",),
         "ex08_cnn.train_epoch": ("l2_penalty",),
+    }
+    assert uses == {
+        "ex06_data.load_cifar_pair": ("LabelMappedDataset",),
         "ex08_cnn.load_weights": ("save_weights",),
         "ex09_training_loops.fit": ("MeanMetric", "AccuracyMetric", "train_step", "test_step"),
     }

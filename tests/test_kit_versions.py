@@ -1,0 +1,124 @@
+"""The kit's versions of items, answered by the grader, cannot be turned against it.
+
+A composite item's checks replace the items it calls by stand-ins whose calls the grader answers
+(grader/kit_versions.py). Student code can call them with anything, keep them for later, or write
+its own frames to the socket: each submission below is the ex02 reference with one item overridden,
+and every attack ends as a status of that item while the other items keep their marks.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import catalogue, wire
+from grader.kit_versions import KitVersionServer
+from grader.engine import load_reference
+
+MODULE = "ex02_gradient_descent"
+
+
+def _grade(service, modules, folder: Path, override: str) -> dict:
+    source = (catalogue.SOLUTIONS_DIR / f"{MODULE}.py").read_text(encoding="utf-8")
+    (folder / f"{MODULE}.py").write_text(source + "\n\n" + textwrap.dedent(override), encoding="utf-8")
+    report = service.grade(folder, catalogue.select([MODULE], modules))
+    return {item.name: item for item in report.exercises[0].items}
+
+
+def _others_passed(items: dict, name: str) -> None:
+    others = {n: (i.status, i.feedback) for n, i in items.items() if n != name and i.status != "passed"}
+    assert not others, others
+
+
+def test_a_forged_frame_that_names_a_python_function_is_refused_and_runs_nothing(
+        grading_service, modules, tmp_path):
+    marker = tmp_path / "pwned"
+    items = _grade(grading_service, modules, tmp_path, f"""
+        import os, pickle, socket, stat, struct
+        class _Run:
+            def __reduce__(self):
+                return (os.system, ("touch {marker}",))
+        def grad_fn(t_u, t_c, t_p, w, b):
+            frame = b"KIT1" + pickle.dumps(("kit", "dloss_fn", _Run(), None, None, True))
+            for fd in range(3, 64):
+                try:
+                    if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                        os.write(fd, struct.pack("!Q", len(frame)) + frame)
+                except OSError:
+                    pass
+            return dloss_fn(t_p, t_c)
+    """)
+    assert not marker.exists()
+    assert items["grad_fn"].score < items["grad_fn"].max_score
+    _others_passed(items, "grad_fn")
+
+
+def test_a_kit_stand_in_kept_for_later_cannot_answer_outside_the_checks_that_provide_it(
+        grading_service, modules, tmp_path):
+    items = _grade(grading_service, modules, tmp_path, """
+        _kept = []
+        def grad_fn(t_u, t_c, t_p, w, b):
+            _kept.append(dloss_fn)
+            dloss_dtp = dloss_fn(t_p, t_c)
+            return torch.stack([(dloss_dtp * dmodel_dw(t_u, w, b)).sum(), (dloss_dtp * dmodel_db(t_u, w, b)).sum()])
+        def training_loop(n_epochs, learning_rate, params, t_u, t_c):
+            if _kept:
+                _kept[0](t_u, t_c)  # the kit's dloss_fn is not one of training_loop's kit items
+            return params
+    """)
+    assert items["grad_fn"].status == "passed", items["grad_fn"].feedback
+    loop = items["training_loop"]
+    assert loop.score < loop.max_score
+    assert any("only available during the checks" in line for line in loop.feedback), loop.feedback
+
+
+def test_endless_calls_to_the_kit_end_at_the_wall_clock_deadline(grading_service, modules, tmp_path):
+    items = _grade(grading_service, modules, tmp_path, """
+        def grad_fn(t_u, t_c, t_p, w, b):
+            while True:
+                dloss_fn(t_p, t_c)
+    """)
+    assert items["grad_fn"].status == "timeout", items["grad_fn"].feedback
+    _others_passed(items, "grad_fn")
+
+
+def test_the_kit_s_error_on_bad_arguments_is_raised_in_the_student_s_code_not_the_grader():
+    server = KitVersionServer(load_reference(MODULE), ("dloss_fn",))
+    encode = wire.Encoder(opaque=wire.opaque_marker).encode
+    answer = server.answer(("kit", "dloss_fn", encode([torch.ones(3), torch.ones(4)]), encode({}),
+                            None, True))
+    assert answer[0] == "kit_raised"  # no random state known yet: refused, not a crash
+    state = [torch.get_rng_state(), torch.zeros(624, dtype=torch.int64), None]
+    answer = server.answer(("kit", "dloss_fn", encode([torch.ones(3), torch.ones(4)]), encode({}), state, True))
+    assert answer[0] == "kit_raised" and "size" in answer[2]
+
+
+@pytest.mark.parametrize("request_", [
+    ("kit", "load_temperatures", ("list", []), ("dict", []), None, True),
+    ("kit", "__import__", ("list", [("str", "os")]), ("dict", []), None, True),
+    ("kit_vjp", "dloss_fn", ("list", []), ("dict", []), None, "not a list", []),
+    ("nonsense",),
+])
+def test_requests_for_anything_but_the_check_s_kit_items_are_refused(request_):
+    server = KitVersionServer(load_reference(MODULE), ("dloss_fn",))
+    assert server.answer(request_)[0] == "kit_raised"
+
+
+def test_a_fast_frame_rebuilds_only_data_and_refuses_expansion_bombs():
+    import pickle
+
+    with pytest.raises(wire.ProtocolError):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(print))
+    nested: list = []
+    for _ in range(40):
+        nested = [nested, nested]
+    with pytest.raises(wire.ProtocolError):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(nested))
+    with pytest.raises(wire.ProtocolError):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [10**9], b"")))
+    values = (torch.arange(6.0).reshape(2, 3), torch.tensor([True, False]), torch.ones(2, dtype=torch.bfloat16))
+    back = wire.loads_fast(wire.dumps_fast(values))
+    assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(values, back))
