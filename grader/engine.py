@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +180,8 @@ class ReferenceCache:
             try:
                 module = WithMistake(reference, item.name, replacement)
                 side = Side(module, device, check.seed, _local_build)
-                with forbidden_calls(item.forbid, f"{check.module}.{item.name}"):
+                with forbidden_calls(item.forbid, f"{check.module}.{item.name}"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a mistake's warnings are not the student's to read
                     result = normalize(check.function(side))
             except CheckFailed as failure:
                 found.append([mistake.sentence, "failed", str(failure)])
@@ -239,8 +241,10 @@ class ReferenceCache:
         if not low_precision:
             return {}
         try:
-            in_float64 = leaves(self._run(check, item, device, "float64"))
-            perturbed = leaves(self._run(check, item, device, "perturbed"))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                in_float64 = leaves(self._run(check, item, device, "float64"))
+                perturbed = leaves(self._run(check, item, device, "perturbed"))
         except Exception:  # noqa: BLE001 - a check that only works as written: no slack
             return {}
         finally:
@@ -463,7 +467,7 @@ class SubmissionGrader:
                     break
             else:
                 failures.append(f"{check.description}: {outcome.message}")
-                for sentence in outcome.catalogued:
+                for sentence in dict.fromkeys(outcome.catalogued):  # one count per check, however many entries
                     catalogued_counts[sentence] = catalogued_counts.get(sentence, 0) + 1
                 general = general or outcome.likely
         unearned = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import catalogue
+from grader import catalogue, wire
 from grader.cli import main
 from grader.release import answer_snippets, fixture_answers, strip_strings
 
@@ -102,7 +102,26 @@ def test_the_handout_installs_in_a_fresh_venv_and_grades_stubs_and_a_correct_sub
     assert sum(i["status"] == "passed" for i in items) >= 0.9 * len(items)
     assert document["score"] == sum(i["max_score"] for i in items if i["status"] == "passed") > 0
 
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    softmax = (catalogue.SOLUTIONS_DIR / "ex07_classification.py").read_text(encoding="utf-8")
+    softmax = softmax.replace("X_exp / X_exp.sum(dim=1, keepdim=True)", "X_exp / X_exp.sum(dim=0, keepdim=True)")
+    (wrong / "ex07_classification.py").write_text(softmax, encoding="utf-8")
+    diagnosed = subprocess.run([grade, "check", "ex07.softmax", "--submission", str(wrong), "--json"],
+                               capture_output=True, text=True, check=False, cwd=copy)
+    feedback = json.loads(diagnosed.stdout)["exercises"][0]["items"][0]["feedback"]
+    assert any(line.startswith("Likely mistake:") and "dim 0" in line for line in feedback), feedback
+
     table = subprocess.run([grade, "check", "ex02"], capture_output=True, text=True, check=False, cwd=copy)
     assert "public checks" in table.stdout
     refused = subprocess.run([grade, "solution", "ex02.model"], capture_output=True, text=True, check=False, cwd=copy)
     assert refused.returncode != 0
+
+
+def test_the_handout_ships_what_its_public_checks_need_to_name_a_likely_mistake_as_data_not_code(handout):
+    stored = wire.loads_untrusted((handout / "grader" / "public" / "expected.pt").read_bytes())
+    mistakes = {name: node for name, node in stored.items() if name.startswith("mistakes::")}
+    assert "mistakes::ex07_classification.softmax_random" in mistakes
+    decoded = wire.Decoder().decode(mistakes["mistakes::ex07_classification.softmax_random"])
+    assert any("dim 0" in sentence for sentence, _, _ in decoded)
+    assert not (handout / "tests").exists()

@@ -78,11 +78,12 @@ def _train(side: Side, n_epochs: int, learning_rate: float, params: torch.Tensor
     }
 
 
-@suite.check("training_loop", "training_loop(5000, 1e-2, params=[1, 0], t_u * 0.1, t_c): the tutorial's run",
-             rtol=1e-3, atol=1e-3)
-def training_loop_reaches_the_tutorial_result(side: Side) -> object:
+@suite.check("training_loop", "training_loop(500, 1e-2, params=[1, 0], t_u * 0.1, t_c): the tutorial's run, its "
+             "first 500 epochs (5000 reach about [5.3671, -17.3012])", rtol=1e-3, atol=1e-3)
+def training_loop_follows_the_tutorial_run(side: Side) -> object:
+    # 500 epochs tell every mistake apart; a failing check is rerun once per catalogued mistake
     t_c, t_u = readings(side)
-    return _train(side, 5000, 1e-2, leaf(side.tensor([1.0, 0.0])), t_u * 0.1, t_c)
+    return _train(side, 500, 1e-2, leaf(side.tensor([1.0, 0.0])), t_u * 0.1, t_c)
 
 
 @suite.check("training_loop", "training_loop for 3 epochs on the raw readings, learning rate 1e-4")
