@@ -228,6 +228,12 @@ def _scalar_relation(want: float, have: float, what: str) -> str | None:
     return _factor_words(have / want, what, exact_only=True)
 
 
+_UNBIASED_VARIANCE = ("divides by N−1 where N is right (the unbiased estimate instead of the biased one, "
+                      "correction=0 / unbiased=False)")
+_BIASED_VARIANCE = "divides by N where N−1 is right (the biased estimate instead of the unbiased one)"
+_UNBIASED_STD = ("divides by N−1 where N is right inside the square root (the unbiased std instead of the biased "
+                 "one: use unbiased=False)")
+_BIASED_STD = "divides by N where N−1 is right inside the square root (the biased std instead of the unbiased one)"
 SCALAR_FIT = 2e-5  # a ratio of two single numbers counts as "exactly k" only this closely (float32 rounding)
 
 
@@ -245,14 +251,8 @@ def _factor_words(factor: float, what: str, exact_only: bool = False) -> str | N
         if k > 2 and k > 1 / fit:
             break
         bessel = k / (k - 1)
-        for ratio, words in ((bessel, "divides by N−1 where N is right (the unbiased estimate instead of the biased "
-                                      "one, correction=0 / unbiased=False)"),
-                             (1 / bessel, "divides by N where N−1 is right (the biased estimate instead of the "
-                                          "unbiased one)"),
-                             (math.sqrt(bessel), "divides by N−1 where N is right inside the square root (the "
-                                                 "unbiased std instead of the biased one: use unbiased=False)"),
-                             (1 / math.sqrt(bessel), "divides by N where N−1 is right inside the square root (the "
-                                                     "biased std instead of the unbiased one)")):
+        for ratio, words in ((bessel, _UNBIASED_VARIANCE), (1 / bessel, _BIASED_VARIANCE),
+                             (math.sqrt(bessel), _UNBIASED_STD), (1 / math.sqrt(bessel), _BIASED_STD)):
             if k >= 3 and math.isclose(factor, ratio, rel_tol=min(fit, 0.1 / k**2)):
                 return f"your {what} is off by a factor {factor:.4g} = {_fraction(ratio, k)}: it {words}"
     nearest = round(factor)

@@ -31,9 +31,9 @@ import torch
 
 from grader import catalogue, diagnose, files, report, sandbox, wire
 from grader.compare import difference, leaves, normalize
-from grader.mistakes import LIKELY, Mistakes, WithMistake
 from grader.guards import forbidden_calls
 from grader.kit_versions import KitVersionServer
+from grader.mistakes import LIKELY, Mistakes, WithMistake
 from grader.remote import (
     DEFAULT_MEMORY_LIMIT,
     Call,
@@ -186,7 +186,7 @@ class ReferenceCache:
             except CheckFailed as failure:
                 found.append([mistake.sentence, "failed", str(failure)])
                 continue
-            except Exception as error:  # noqa: BLE001 - what the student's code would raise, as words
+            except Exception as error:  # what the student's code would raise, as words
                 found.append([mistake.sentence, "raised", _raised_words(type(error).__name__, str(error))])
                 continue
             if difference(expected, result, "the result", check.tolerance) is not None:
@@ -245,7 +245,7 @@ class ReferenceCache:
                 warnings.simplefilter("ignore")
                 in_float64 = leaves(self._run(check, item, device, "float64"))
                 perturbed = leaves(self._run(check, item, device, "perturbed"))
-        except Exception:  # noqa: BLE001 - a check that only works as written: no slack
+        except Exception:  # a check that only works as written: no slack
             return {}
         finally:
             _seed_everything(check.seed)
@@ -473,10 +473,10 @@ class SubmissionGrader:
         unearned = []
         if edge_cases_passed and substantive_passed == 0:  # credit only for substance
             passed -= len(edge_cases_passed)
-            unearned = [f"{_and_list(edge_cases_passed)}: passed, but code that never works passes "
-                        f"{'it' if len(edge_cases_passed) == 1 else 'them'} too, so "
-                        f"{'it counts' if len(edge_cases_passed) == 1 else 'they count'} once a check that does "
-                        "real work passes"]
+            one = len(edge_cases_passed) == 1
+            unearned = [(f"{_and_list(edge_cases_passed)}: passed, but code that never works passes "
+                         f"{'it' if one else 'them'} too, so {'it counts' if one else 'they count'} once a check "
+                         "that does real work passes")]
         if graded == 0:
             status, score = "not_graded", 0.0
         elif status_override:
@@ -579,13 +579,13 @@ class SubmissionGrader:
             for sentence, mistake_kind, what in self.cache.mistaken(check, item, self.device):
                 if mistake_kind != kind:
                     continue
-                if kind == "result" and difference(what, observed, "the result", check.tolerance) is None:
-                    found.append(sentence)
-                elif kind != "result" and what == observed:
+                same = (difference(what, observed, "the result", check.tolerance) is None if kind == "result"
+                        else what == observed)
+                if same:
                     found.append(sentence)
         except KitError:
             raise
-        except Exception:  # noqa: BLE001 - a diagnosis is a bonus, never a reason to fail grading
+        except Exception:  # a diagnosis is a bonus, never a reason to fail grading
             return ()
         return tuple(found)
         return None

@@ -33,6 +33,7 @@ STARVED_EXTENSION_CAP = 120.0  # seconds a starved but computing worker may run 
 STARVED_EXTENSION_STEP = 5.0
 BUSY_SAMPLE_SECONDS = 0.5
 BUSY_FRACTION = 0.1  # of a core: less than this while the backstop passes means sleeping or blocked
+KIT_UNAVAILABLE = "the kit's helper functions are only available during the checks of the items that use them"
 FRAME_GRACE_SECONDS = 1.0  # an answer that starts just before the deadline may take this long to arrive whole
 
 
@@ -340,8 +341,7 @@ class WorkerSession:
                 if time.monotonic() > deadline:  # the grader's own time answering counts: calls cannot go on forever
                     raise wire.FrameTimeout("still calling the kit's functions at the wall-clock deadline")
                 answer = self.kit_server.answer(reply) if self.kit_server is not None else (
-                    "kit_raised", "RuntimeError", "the kit's helper functions are only available during the checks "
-                    "of the items that use them")
+                    "kit_raised", "RuntimeError", KIT_UNAVAILABLE)
                 self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 wire.send_bytes(self.sock, wire.dumps_fast(answer))
                 self.sock.settimeout(None)

@@ -220,7 +220,7 @@ class Worker:
         try:
             with forbidden_calls(tuple(forbid), item):
                 result = function(*args, **kwargs)
-        except BaseException as error:
+        except BaseException:
             self.context = _student_objects_involved(self.submission_dir, [function, *args, *kwargs.values()])
             raise
         return ("called", self.encode(result, arguments), arguments.writeback(), registered)
@@ -467,13 +467,13 @@ class _KitFunction(torch.autograd.Function):
     """Attaches a kit item's float outputs to the autograd graph of its tensor inputs."""
 
     @staticmethod
-    def forward(ctx, pending: _Pending, *inputs: torch.Tensor):  # noqa: ANN001, ANN205
+    def forward(ctx, pending: _Pending, *inputs: torch.Tensor):
         ctx.pending = pending
         ctx.shapes = [(t.shape, t.dtype, t.device) for t in inputs]
         return tuple(t.clone() for t in pending.outputs) if len(pending.outputs) != 1 else pending.outputs[0].clone()
 
     @staticmethod
-    def backward(ctx, *grad_outputs: torch.Tensor):  # noqa: ANN001, ANN205
+    def backward(ctx, *grad_outputs: torch.Tensor):
         grads = ctx.pending.versions.vjp(ctx.pending, grad_outputs)
         shaped = []
         for grad, (shape, dtype, device) in zip(grads, ctx.shapes):

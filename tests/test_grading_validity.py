@@ -98,8 +98,8 @@ def test_a_correct_grad_fn_written_inline_without_calling_the_helpers_keeps_full
         grading_service, modules, tmp_path):
     items = _grade_edited(grading_service, modules, tmp_path, "ex02_gradient_descent", [(
         "    dloss_dtp = dloss_fn(t_p, t_c)\n",
-        "    dloss_dtp = 2 * (t_p - t_c) / t_p.shape[0]\n    return torch.stack([(dloss_dtp * t_u).sum(), "
-        "dloss_dtp.sum()])\n",
+        ("    dloss_dtp = 2 * (t_p - t_c) / t_p.shape[0]\n"
+         "    return torch.stack([(dloss_dtp * t_u).sum(), dloss_dtp.sum()])\n"),
     )], selector="ex02.grad_fn")
     assert items["grad_fn"].score == items["grad_fn"].max_score, items["grad_fn"].feedback
 

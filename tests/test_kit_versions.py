@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from grader import catalogue, wire
-from grader.kit_versions import KitVersionServer
 from grader.engine import load_reference
+from grader.kit_versions import KitVersionServer
 
 MODULE = "ex02_gradient_descent"
 
