@@ -373,6 +373,10 @@ class SubmissionGrader:
         self.device = device
         self.cache = cache
         self.output_total = 0
+        self.check_outcomes: dict[str, CheckOutcome] = {}
+        """What was decided for each check graded, by qualified name (the pytest plugin's per-test results):
+        a check skipped after a timeout or a crash, or after the item's own stub, counts as failed; a passed
+        edge case that earns nothing counts as failed too, so the passed checks' shares add up to the score."""
 
     def close(self) -> None:
         for session in (self.session, self.upcoming):
@@ -443,12 +447,15 @@ class SubmissionGrader:
                 failures.append(f"{check.description}: {_timeout_sentence(timeout, check.timeout or item.timeout)}; "
                                 "the remaining checks were skipped")
                 graded += len(self._gradable(item.checks[index + 1:]))
+                self._record_skipped(check, item.checks[index + 1:], failures[-1], "timed out")
                 break
             except WorkerCrashed as crash:
                 status_override = "crashed"
                 failures.append(f"{check.description}: {crash}; the remaining checks were skipped")
                 graded += len(self._gradable(item.checks[index + 1:]))
+                self._record_skipped(check, item.checks[index + 1:], failures[-1], "crashed")
                 break
+            self.check_outcomes[check.qualified_name] = outcome
             if outcome.passed:
                 passed += 1
                 if check.substantive:
@@ -464,9 +471,12 @@ class SubmissionGrader:
                     remaining = self._gradable(item.checks[1:])
                     graded += len(remaining)
                     not_implemented += len(remaining)
+                    self.check_outcomes.update({other.qualified_name: outcome for other in remaining})
                     break
             else:
                 failures.append(f"{check.description}: {outcome.message}")
+                self.check_outcomes[check.qualified_name] = CheckOutcome(False, failures[-1], likely=outcome.likely,
+                                                                         catalogued=outcome.catalogued)
                 for sentence in dict.fromkeys(outcome.catalogued):  # one count per check, however many entries
                     catalogued_counts[sentence] = catalogued_counts.get(sentence, 0) + 1
                 general = general or outcome.likely
@@ -477,6 +487,9 @@ class SubmissionGrader:
             unearned = [(f"{_and_list(edge_cases_passed)}: passed, but code that never works passes "
                          f"{'it' if one else 'them'} too, so {'it counts' if one else 'they count'} once a check "
                          "that does real work passes")]
+            for check in item.checks:  # what passed of them earns nothing: each of those tests fails
+                if not check.substantive and getattr(self.check_outcomes.get(check.qualified_name), "passed", False):
+                    self.check_outcomes[check.qualified_name] = CheckOutcome(False, unearned[0])
         if graded == 0:
             status, score = "not_graded", 0.0
         elif status_override:
@@ -509,6 +522,13 @@ class SubmissionGrader:
         if status in ("failed", "partial", "timeout", "crashed"):
             feedback.append(f"Hint: run `grade hint {qualified}`")
         return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
+
+    def _record_skipped(self, check: Check, rest: list[Check], failure: str, what: str) -> None:
+        """``check`` failed with ``failure`` and the item's remaining checks were skipped: each fails."""
+        self.check_outcomes[check.qualified_name] = CheckOutcome(False, failure)
+        for other in self._gradable(rest):
+            self.check_outcomes[other.qualified_name] = CheckOutcome(
+                False, f"{other.description}: not run, because {check.description} {what}")
 
     def _gradable(self, checks: list[Check]) -> list[Check]:
         """The checks this device can run (a CUDA-only check is not graded elsewhere)."""
@@ -759,7 +779,8 @@ class GradingService:
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
                                   isolation=self.isolation,
                                   output_bytes=grader_.output_total,
-                                  public_checks_only=not catalogue.has_hidden_suites())
+                                  public_checks_only=not catalogue.has_hidden_suites(),
+                                  check_outcomes=grader_.check_outcomes)
 
     def close(self) -> None:
         try:

@@ -47,6 +47,9 @@ class GradeReport:
     isolation: str = "unknown"  # the tier in force: namespaces, uid or reduced (see grader.sandbox)
     output_bytes: int = 0
     public_checks_only: bool = False
+    check_outcomes: dict = field(default_factory=dict, repr=False)
+    """``engine.CheckOutcome`` of each check graded one by one, by qualified name (not in the JSON); a module
+    that could not be imported, a missing item and a module known to be untouched stubs have none."""
 
     @property
     def score(self) -> float:
@@ -105,18 +108,7 @@ def _points(value: float) -> str:
 
 def render_terminal(report: GradeReport) -> str:
     """The table per module, the total, the feedback of failed items and the next step."""
-    lines: list[str] = []
-    for exercise in report.exercises:
-        lines.append(f"{exercise.name}  {_points(exercise.score)}/{_points(exercise.max_score)}")
-        if exercise.error:
-            lines.append(f"  ! {exercise.error}")
-        width = max((len(i.name) for i in exercise.items), default=4)
-        for item in exercise.items:
-            lines.append(f"  {item.name:<{width}}  {_MARKS[item.status]:<7} "
-                         f"{_points(item.score):>4}/{_points(item.max_score)}")
-        lines.append("")
-    lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   "
-                 f"(device: {report.device}; isolation: {report.isolation})")
+    lines = render_scores(report)
     if report.public_checks_only:
         lines.append("These are the public checks. Hidden checks (other inputs and edge cases) run when your "
                      "instructor grades.")
@@ -153,3 +145,20 @@ def next_step(report: GradeReport) -> str:
     if report.max_score and report.score == report.max_score:
         return "Everything passes. Well done!"
     return "Next: run `grade list` to see your progress."
+
+
+def render_scores(report: GradeReport) -> list[str]:
+    """The lines of the table per module and of the total (what ``grade check`` and the pytest plugin print)."""
+    lines: list[str] = []
+    for exercise in report.exercises:
+        lines.append(f"{exercise.name}  {_points(exercise.score)}/{_points(exercise.max_score)}")
+        if exercise.error:
+            lines.append(f"  ! {exercise.error}")
+        width = max((len(i.name) for i in exercise.items), default=4)
+        for item in exercise.items:
+            lines.append(f"  {item.name:<{width}}  {_MARKS[item.status]:<7} "
+                         f"{_points(item.score):>4}/{_points(item.max_score)}")
+        lines.append("")
+    lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   "
+                 f"(device: {report.device}; isolation: {report.isolation})")
+    return lines
