@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from grader import wire
+from grader.worker import MODULE_STEP, float_outputs, locate_argument
 
 MAX_CALLS = 200_000  # per check: 5000 epochs x a few helpers is 10-20 thousand
 MAX_YIELDS = 100_000  # items a kit generator may yield in one call
-MODULE_STEP = "#parameter"  # in a path: the next index counts a module's parameters() (as in the worker)
 
 
 class KitVersionServer:
@@ -183,7 +183,7 @@ def _vjp(function: object, args: list, kwargs: dict, paths: object, grads: objec
         inputs.append(target)
     with torch.enable_grad():
         result = function(*args, **kwargs)  # type: ignore[operator]
-        outputs = _float_outputs(result)
+        outputs = float_outputs(result)
         if len(outputs) != len(grads):
             raise RuntimeError("the kit's version returned a different number of tensors the second time")
         pairs = [(out, grad) for out, grad in zip(outputs, grads)
@@ -195,32 +195,10 @@ def _vjp(function: object, args: list, kwargs: dict, paths: object, grads: objec
     return [None if grad is None else grad.detach() for grad in found]
 
 
-def _float_outputs(result: object) -> list[torch.Tensor]:
-    """Floating tensors of a result in the worker's order (a walk through lists and tuples)."""
-    outputs: list[torch.Tensor] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            outputs.append(value)
-        elif type(value) in (list, tuple):
-            for item in value:
-                walk(item)
-
-    walk(result)
-    return outputs
-
-
 def _locate(path: list, args: list, kwargs: dict) -> object:
     if type(path) is not list or not path or path[0] not in ("args", "kwargs"):
         raise wire.ProtocolError("bad argument path")
-    value: object = args if path[0] == "args" else kwargs
-    steps = iter(path[1:])
-    for step in steps:
-        if step == MODULE_STEP:
-            value = list(value.parameters())[next(steps)]  # type: ignore[union-attr]
-        else:
-            value = value[step]  # type: ignore[index]
-    return value
+    return locate_argument(path, args, kwargs)
 
 
 def _encode_result(result: object) -> tuple:

@@ -347,7 +347,7 @@ def _inside(filename: str, folder: Path) -> bool:
 
 
 _MISSING = object()
-_MODULE_STEP = "#parameter"  # in a path: the next index counts a module's parameters()
+MODULE_STEP = "#parameter"  # in a path: the next index counts a module's parameters()
 
 
 class KitVersions:
@@ -410,7 +410,7 @@ class KitVersions:
         _apply_changes(changes, args, kwargs)
         if not leaves:
             return result
-        outputs = _float_outputs(result)
+        outputs = float_outputs(result)
         if not outputs:
             return result
         pending = _Pending(self, name, encoded, rng, [path for path, _ in leaves], len(outputs))
@@ -491,7 +491,7 @@ def _differentiable_leaves(args: list, kwargs: dict) -> list[tuple[list, torch.T
                 found.append((path, value))
         elif isinstance(value, torch.nn.Module):
             for index, parameter in enumerate(value.parameters()):
-                walk([*path, _MODULE_STEP, index], parameter)
+                walk([*path, MODULE_STEP, index], parameter)
         elif type(value) in (list, tuple):
             for index, item in enumerate(value):
                 walk([*path, index], item)
@@ -505,7 +505,7 @@ def _differentiable_leaves(args: list, kwargs: dict) -> list[tuple[list, torch.T
     return found
 
 
-def _float_outputs(result: object) -> list[torch.Tensor]:
+def float_outputs(result: object) -> list[torch.Tensor]:
     outputs: list[torch.Tensor] = []
 
     def walk(value: object) -> None:
@@ -527,11 +527,11 @@ def _replace_outputs(result: object, attached: object) -> object:
     return result
 
 
-def _locate_argument(path: list, args: list, kwargs: dict) -> object:
+def locate_argument(path: list, args: list, kwargs: dict) -> object:
     value: object = args if path[0] == "args" else kwargs
     steps = iter(path[1:])
     for step in steps:
-        if step == _MODULE_STEP:
+        if step == MODULE_STEP:
             value = list(value.parameters())[next(steps)]  # type: ignore[union-attr]
         else:
             value = value[step]  # type: ignore[index]
@@ -541,7 +541,7 @@ def _locate_argument(path: list, args: list, kwargs: dict) -> object:
 def _apply_changes(changes: list, args: list, kwargs: dict) -> None:
     """Write what the kit's version changed in its arguments into the student's own objects."""
     for path, node in changes:
-        target = _locate_argument(path, args, kwargs)
+        target = locate_argument(path, args, kwargs)
         if node[0] == "genstate" and type(target) is torch.Generator:
             target.set_state(node[1])
         elif node[0] == "tensor" and isinstance(target, torch.Tensor):
