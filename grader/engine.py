@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ from grader.remote import (
     WorkerTimeout,
     ZygoteClient,
 )
-from grader.suite import Check, CheckFailed, Item, Side, Suite, resolve_build_path
+from grader.suite import Check, CheckFailed, Item, Side, Suite, and_join, resolve_build_path
 
 IMPORT_TIMEOUT = 20.0
 WALL_CLOCK_FACTOR = 3.0  # CPU time is the limit; wall-clock time only a backstop against sleeping
@@ -157,14 +158,7 @@ class ReferenceCache:
         failed with message ``what``) or ``"raised"`` (``what`` is ``"Type: message"``). Only mistakes this
         check tells from the right answer are listed. Computed once per check and device.
         """
-        key = (f"{MISTAKES_KEY}{check.qualified_name}", str(device))
-        with self._lock:
-            if key not in self._values:
-                if catalogue.has_hidden_suites():
-                    self._values[key] = self._run_mistakes(check, item, device)
-                else:
-                    self._values[key] = self._from_handout(check, device, MISTAKES_KEY, default=[])
-            return self._values[key]  # type: ignore[return-value]
+        return self._derived(MISTAKES_KEY, check, device, lambda: self._run_mistakes(check, item, device), [])
 
     def _run_mistakes(self, check: Check, item: Item, device: torch.device) -> list[list]:
         expected = self.expected(check, item, device)
@@ -226,14 +220,19 @@ class ReferenceCache:
         float64 runs disagree beyond a sane bound gets none (those runs took another path, not a rounding
         difference). Computed once per check and device, only for a check that a student failed.
         """
-        key = (f"{CONDITIONING_KEY}{check.qualified_name}", str(device))
+        return self._derived(CONDITIONING_KEY, check, device, lambda: self._measure_conditioning(check, item, device),
+                             {})
+
+    def _derived(self, prefix: str, check: Check, device: torch.device, compute: Callable[[], object],
+                 in_handout_without: object) -> Any:
+        """A value derived from a check's reference runs, computed once per check and device (in a handout,
+        which has no reference, read from what ``grade release`` stored under ``prefix``)."""
+        key = (f"{prefix}{check.qualified_name}", str(device))
         with self._lock:
             if key not in self._values:
-                if catalogue.has_hidden_suites():
-                    self._values[key] = self._measure_conditioning(check, item, device)
-                else:
-                    self._values[key] = self._from_handout(check, device, CONDITIONING_KEY, default={})
-            return self._values[key]  # type: ignore[return-value]
+                self._values[key] = compute() if catalogue.has_hidden_suites() else \
+                    self._from_handout(check, device, prefix, default=in_handout_without)
+            return self._values[key]
 
     def _measure_conditioning(self, check: Check, item: Item, device: torch.device) -> dict[str, float]:
         low_precision = {where: value for where, value in leaves(self.expected(check, item, device)).items()
@@ -484,7 +483,8 @@ class SubmissionGrader:
         if edge_cases_passed and substantive_passed == 0:  # credit only for substance
             passed -= len(edge_cases_passed)
             one = len(edge_cases_passed) == 1
-            unearned = [(f"{_and_list(edge_cases_passed)}: passed, but code that never works passes "
+            named = and_join([f"'{description}'" for description in edge_cases_passed])
+            unearned = [(f"{named}: passed, but code that never works passes "
                          f"{'it' if one else 'them'} too, so {'it counts' if one else 'they count'} once a check "
                          "that does real work passes")]
             for check in item.checks:  # what passed of them earns nothing: each of those tests fails
@@ -612,11 +612,6 @@ class SubmissionGrader:
 
 
 _BARE_VALUES = re.compile(r"elements differ|the values differ|: expected -?(?:\d|inf|nan)[^,;]*, got -?(?:\d|inf|nan)")
-
-
-def _and_list(descriptions: list[str]) -> str:
-    quoted = [f"'{d}'" for d in descriptions]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 def _bare_value_mismatch(failure: str) -> bool:

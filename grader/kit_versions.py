@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-import numpy as np
 import torch
 
 from grader import wire
-from grader.worker import MODULE_STEP, float_outputs, locate_argument
+from grader.worker import MODULE_STEP, float_outputs, locate_argument, rng_state, same_rng, set_rng_state
 
 MAX_CALLS = 200_000  # per check: 5000 epochs x a few helpers is 10-20 thousand
 MAX_YIELDS = 100_000  # items a kit generator may yield in one call
@@ -68,7 +66,7 @@ class KitVersionServer:
                 raise wire.ProtocolError("the first kit call of a check must send the random state")
             with _generators_of_the_worker(state) as new_state:
                 result, changes = _call(function, args, kwargs, bool(request[5]))
-            self.worker_rng, changed = new_state(), not _same_rng(new_state(), state)
+            self.worker_rng, changed = new_state(), not same_rng(new_state(), state)
             return ("kit_ok", _encode_result(result), changes, self.worker_rng if changed else None)
         if tag == "kit_vjp" and len(request) == 7:
             with _generators_of_the_worker(request[4]):
@@ -210,10 +208,6 @@ def _encode_result(result: object) -> tuple:
     return wire.Encoder(opaque=wire.opaque_marker, encode_special=detached).encode(result)
 
 
-def _same_rng(a: list, b: list) -> bool:
-    return a[2] == b[2] and torch.equal(a[1], b[1]) and torch.equal(a[0], b[0])
-
-
 @contextmanager
 def _generators_of_the_worker(state: object) -> Iterator:
     """Run with the worker's global random state (torch and ``random``), then restore this process's.
@@ -221,20 +215,16 @@ def _generators_of_the_worker(state: object) -> Iterator:
     Yields a function that returns the new worker state, to send back (so that a kit version that
     draws random numbers leaves the worker's generators exactly as running there would have).
     """
-    saved_torch, saved_random = torch.get_rng_state(), random.getstate()
+    saved = rng_state()
     new_state: list = []
     try:
         if state is not None:
             if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor \
                     or type(state[1]) is not torch.Tensor or state[1].dtype != torch.int64:
                 raise wire.ProtocolError("malformed random state")
-            torch.set_rng_state(state[0])
-            random.setstate((3, tuple(state[1].numpy().tolist()), state[2]))
+            set_rng_state(state)
         yield lambda: new_state[0] if new_state else None
     finally:
         if state is not None:
-            python_state = random.getstate()
-            new_state.append([torch.get_rng_state(), torch.from_numpy(np.array(python_state[1], dtype=np.int64)),
-                              python_state[2]])
-        torch.set_rng_state(saved_torch)
-        random.setstate(saved_random)
+            new_state.append(rng_state())
+        set_rng_state(saved)

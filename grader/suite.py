@@ -182,12 +182,12 @@ class Suite:
                 one = len(unpassed) == 1
                 details = ", ".join(f"{number}.{name} {_STATUS_WORDS.get(statuses[name], statuses[name])}"
                                     for name in unpassed)
-                line = (f"The checks of {result.name} run your own {_and(unpassed)}, which "
+                line = (f"The checks of {result.name} run your own {and_join(unpassed)}, which "
                         f"{'does not pass its' if one else 'do not pass their'} own checks yet ({details}): "
                         f"fix {'it' if one else 'them'} first, then run `grade check {qualified}`")
             elif ungraded:
                 one = len(ungraded) == 1
-                line = (f"The checks of {result.name} run your own {_and(ungraded)}: run `grade check {number}` "
+                line = (f"The checks of {result.name} run your own {and_join(ungraded)}: run `grade check {number}` "
                         f"to see whether {'it passes its' if one else 'they pass their'} own checks")
             else:
                 continue
@@ -199,7 +199,7 @@ class Suite:
 
 
 
-def _and(names: list[str]) -> str:
+def and_join(names: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 

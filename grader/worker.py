@@ -404,8 +404,8 @@ class KitVersions:
         args = list(args)
         leaves = _differentiable_leaves(args, kwargs) if torch.is_grad_enabled() else []
         encoded = (self._encode(args), self._encode(kwargs))
-        rng = _rng_state()
-        unchanged = self.last_rng is not None and _same_rng(rng, self.last_rng)
+        rng = rng_state()
+        unchanged = self.last_rng is not None and same_rng(rng, self.last_rng)
         result, changes = self._exchange(("kit", name, *encoded, None if unchanged else rng, torch.is_grad_enabled()))
         _apply_changes(changes, args, kwargs)
         if not leaves:
@@ -448,9 +448,9 @@ class KitVersions:
             raise _rebuilt_exception(answer[1], answer[2])
         _, result_node, changes, rng = answer
         if rng is not None:
-            _set_rng_state(rng)
+            set_rng_state(rng)
         if request[0] == "kit":
-            self.last_rng = _rng_state()
+            self.last_rng = rng_state()
         return wire.Decoder(on_special=_decode_generator).decode(result_node), changes
 
 
@@ -552,18 +552,18 @@ def _decode_generator(node: tuple) -> object:
     raise wire.ProtocolError(f"unexpected node {node[0]!r} in a kit result")
 
 
-def _rng_state() -> list:
+def rng_state() -> list:
     """The global random state (torch's CPU generator and Python's ``random``, its 625 words as one
     tensor), as plain data."""
     python_state = random.getstate()
     return [torch.get_rng_state(), torch.from_numpy(np.array(python_state[1], dtype=np.int64)), python_state[2]]
 
 
-def _same_rng(a: list, b: list) -> bool:
+def same_rng(a: list, b: list) -> bool:
     return a[2] == b[2] and torch.equal(a[1], b[1]) and torch.equal(a[0], b[0])
 
 
-def _set_rng_state(state: list) -> None:
+def set_rng_state(state: list) -> None:
     torch.set_rng_state(state[0])
     random.setstate((3, tuple(state[1].numpy().tolist()), state[2]))
 
