@@ -220,6 +220,36 @@ def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
 
 
 @main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("exercises", nargs=-1)
+@click.option("--hidden-repo", metavar="OWNER/NAME",
+              help="Grade with the full hidden suites of this private repository (your kit), checked out with the "
+                   "GRADER_KIT_TOKEN secret, instead of the public checks.")
+@click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
+def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, force: bool) -> None:
+    """Write a GitHub Classroom template into OUT: the handout of EXERCISES (default: all) and its workflow."""
+    from grader import classroom as classroom_module
+    from grader import engine
+
+    try:
+        selection, notes = classroom_module.build_template(out, exercises, hidden_repo, force)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    except engine.KitError as error:
+        raise click.ClickException(str(error)) from None
+    points = sum(classroom_module.selection_points(selection, module) for module in selection.modules)
+    click.echo(f"Wrote a GitHub Classroom template to {out}: {len(selection.modules)} grading steps worth "
+               f"{points} points in {out / classroom_module.WORKFLOW_PATH}.")
+    for note in notes:
+        click.echo(f"Note: {note}")
+    if hidden_repo:
+        click.echo(f"Add a read-only token for {hidden_repo} as the secret {classroom_module.TOKEN_SECRET} of your "
+                   "Classroom organization (README: GitHub Classroom).")
+    click.echo(f"Next: cd {out} && git init && git add . && git commit -m 'Assignment template', push it to GitHub, "
+               "mark it a template repository and choose it as the assignment's starter code.")
+
+
+@main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules to watch.")
 @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)

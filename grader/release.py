@@ -220,8 +220,9 @@ def _check_item(node: ast.stmt) -> str | None:
     return None
 
 
-def build_handout(out: Path, force: bool = False) -> list[str]:
-    """Write the handout into ``out``; notes on items left without a public check.
+def build_handout(out: Path, force: bool = False, module_names: list[str] | None = None) -> list[str]:
+    """Write the handout of ``module_names`` (default: every module) into ``out``; notes on items left
+    without a public check.
 
     Raises:
         catalogue.UsageError: ``out`` is not empty and ``force`` is False, or this is already a handout.
@@ -233,8 +234,9 @@ def build_handout(out: Path, force: bool = False) -> list[str]:
     if not is_empty_folder(out) and not force:
         raise catalogue.UsageError(f"{out} is not empty: choose an empty or new folder, or pass --force to "
                                    "replace what is there")
-    modules = catalogue.load_catalogue()
-    snippets = [snippet for module in modules for snippet in answer_snippets(
+    every_module = catalogue.load_catalogue()
+    modules = [m for m in every_module if module_names is None or m.name in module_names]
+    snippets = [snippet for module in every_module for snippet in answer_snippets(
         catalogue.SOLUTIONS_DIR / f"{module.name}.py", catalogue.EXERCISES_DIR / f"{module.name}.py")]
     leaked = fixture_answers(catalogue.KIT_ROOT / "grader", snippets)
     if leaked:
