@@ -203,6 +203,33 @@ def solution(item: str) -> None:
 
 
 @main.command()
+@click.argument("target", metavar="ITEM|EXERCISE")
+@click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules (default: ./exercises).")
+def reset(target: str, submission: Path | None) -> None:
+    """Put back the untouched stub of ITEM (ex02.grad_fn) or of a whole EXERCISE (ex02), keeping a backup."""
+    from grader import stubs
+
+    modules = _catalogue()
+    module_part, _, item_part = target.partition(".")
+    try:
+        module, item = catalogue.find_item(target, modules) if item_part else (
+            catalogue.select([module_part], modules).modules[0], None)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+    if not folder.is_dir():
+        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    try:
+        backup, path = stubs.reset(folder, module, item.name if item else None)
+    except catalogue.UsageError as error:
+        raise click.ClickException(str(error)) from None
+    what = f"{module.number}.{item.name}" if item else f"every item of {module.name}"
+    click.echo(f"Reset {what} to the stub in {path}.")
+    if backup is not None:
+        click.echo(f"Your previous file is saved as {backup}.")
+
+
+@main.command()
 @click.argument("out_zip", metavar="OUT.zip", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing OUT.zip.")
 @click.option("--allow-unsandboxed", is_flag=True,
@@ -212,11 +239,13 @@ def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
     from grader import gradescope as gradescope_module
 
     try:
-        gradescope_module.build_bundle(out_zip, force, allow_unsandboxed=allow_unsandboxed)
+        notes = gradescope_module.build_bundle(out_zip, force, allow_unsandboxed=allow_unsandboxed)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     click.echo(f"Wrote {out_zip}: upload it as the assignment's autograder on Gradescope "
                "(Ubuntu base image; it installs the kit and bubblewrap in setup.sh).")
+    for note in notes:
+        click.echo(f"Note: {note}")
 
 
 @main.command()

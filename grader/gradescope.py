@@ -42,15 +42,18 @@ cd "$ROOT/source/kit" || exit 1
 exec python3 -m grader.gradescope run --root "$ROOT"{extra}
 """
 
-KIT_PARTS = ("grader", "solutions", "exercises", "tests/hidden", "pyproject.toml", "README.md")
+KIT_PARTS = ("grader", "solutions", "tests/hidden", "pyproject.toml", "README.md")
 
 
-def build_bundle(out_zip: Path, force: bool = False, allow_unsandboxed: bool = False) -> None:
-    """Write the autograder zip: setup.sh and run_autograder at the top, the kit under kit/.
+def build_bundle(out_zip: Path, force: bool = False, allow_unsandboxed: bool = False) -> list[str]:
+    """Write the autograder zip: setup.sh and run_autograder at the top, the kit under kit/; notes on stubs
+    that differed from the pristine ones in the kit's ``exercises/`` (the bundle has the pristine ones).
 
     ``allow_unsandboxed`` lets the bundle grade where only reduced isolation works (a machine where
     it runs neither as root nor with user namespaces); Gradescope's containers never need it.
     """
+    from grader import release, stubs
+
     if not catalogue.has_hidden_suites():
         raise catalogue.UsageError("a Gradescope bundle needs the full kit (solutions/ and tests/hidden/)")
     if out_zip.suffix.lower() != ".zip":
@@ -59,6 +62,7 @@ def build_bundle(out_zip: Path, force: bool = False, allow_unsandboxed: bool = F
         raise catalogue.UsageError(f"{out_zip} exists: choose another name or pass --force to replace it")
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_zip.with_suffix(".zip.partial")
+    notes: list[str] = []
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
         run_step = RUN_AUTOGRADER.replace("{extra}", " --allow-unsandboxed" if allow_unsandboxed else "")
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", run_step)):
@@ -72,7 +76,12 @@ def build_bundle(out_zip: Path, force: bool = False, allow_unsandboxed: bool = F
                 if "__pycache__" in path.parts or path.suffix == ".pyc" or path.name == "catalogue.json":
                     continue
                 bundle.write(path, f"kit/{path.relative_to(catalogue.KIT_ROOT).as_posix()}")
+        for module in catalogue.load_catalogue():  # the stubs as shipped, never an edited exercises/
+            stub, note = release.shippable_stub(module, stubs.pristine_source(module.name))
+            notes += [note] if note else []
+            bundle.writestr(f"kit/exercises/{module.name}.py", stub)
     temporary.replace(out_zip)
+    return notes
 
 
 def results_document(report: object, elapsed: float) -> dict:

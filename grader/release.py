@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from grader import catalogue, wire
+from grader import catalogue, stubs, wire
 from grader.compare import normalize
 from grader.engine import CONDITIONING_KEY, MISTAKES_KEY, KitError, ReferenceCache, load_suite
 
@@ -45,7 +45,7 @@ grade = "grader.cli:main"
 packages = ["grader"]
 
 [tool.setuptools.package-data]
-grader = ["catalogue.json", "public/*.py", "public/expected.pt"]
+grader = ["catalogue.json", "public/*.py", "public/expected.pt", "pristine/*.py"]
 """
 
 STUDENT_README = """\
@@ -132,9 +132,10 @@ def strip_strings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def answer_snippets(solution: Path, stub: Path) -> list[str]:
-    """Runs of two statements (or a lone long one) of each reference function that the stub does not show."""
-    stub_text = "".join(stub.read_text(encoding="utf-8").split())
+def answer_snippets(solution: Path, stub_source: str) -> list[str]:
+    """Runs of two statements (or a lone long one) of each reference function that the stub (its pristine source)
+    does not show."""
+    stub_text = "".join(stub_source.split())
     snippets = []
     for node in ast.walk(ast.parse(solution.read_text(encoding="utf-8"))):
         if not isinstance(node, ast.FunctionDef):
@@ -220,6 +221,20 @@ def _check_item(node: ast.stmt) -> str | None:
     return None
 
 
+def shippable_stub(module: catalogue.ModuleInfo, pristine: str) -> tuple[str, str | None]:
+    """The stub to ship for ``module``: the kit's ``exercises/`` copy while it is pristine (its exact text), else the
+    stub regenerated from the reference, with a note naming what differed (solved, started or edited there)."""
+    path = catalogue.EXERCISES_DIR / f"{module.name}.py"
+    current = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    changed = stubs.changed_items(current, pristine, module) if current else ["the whole file (missing)"]
+    if not changed:
+        return current, None
+    named = ", ".join(f"{module.number}.{name}" if name in {i.name for i in module.items} else name for name in changed)
+    return pristine, (f"exercises/{module.name}.py differs from its stub in {named} (solved or edited there): the "
+                      "output has the pristine stub, regenerated from solutions/. `grade reset` restores it in "
+                      "exercises/ too, keeping a backup")
+
+
 def build_handout(out: Path, force: bool = False, module_names: list[str] | None = None) -> list[str]:
     """Write the handout of ``module_names`` (default: every module) into ``out``; notes on items left
     without a public check.
@@ -236,8 +251,9 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
                                    "replace what is there")
     every_module = catalogue.load_catalogue()
     modules = [m for m in every_module if module_names is None or m.name in module_names]
-    snippets = [snippet for module in every_module for snippet in answer_snippets(
-        catalogue.SOLUTIONS_DIR / f"{module.name}.py", catalogue.EXERCISES_DIR / f"{module.name}.py")]
+    pristine = {module.name: stubs.pristine_source(module.name) for module in every_module}
+    snippets = [snippet for module in every_module
+                for snippet in answer_snippets(catalogue.SOLUTIONS_DIR / f"{module.name}.py", pristine[module.name])]
     leaked = fixture_answers(catalogue.KIT_ROOT / "grader", snippets)
     if leaked:
         raise KitError("grader fixtures hold reference code, yet they run beside student code and ship in the "
@@ -246,17 +262,21 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
     if out.exists() and force:
         shutil.rmtree(out)
     (out / "exercises").mkdir(parents=True)
-    for module in modules:
-        shutil.copy(catalogue.EXERCISES_DIR / f"{module.name}.py", out / "exercises" / f"{module.name}.py")
     grader_out = out / "grader"
     shutil.copytree(catalogue.KIT_ROOT / "grader", grader_out,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "public", "catalogue.json"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "public", "pristine", "catalogue.json"))
+    (grader_out / "pristine").mkdir()
+    notes: list[str] = []
+    for module in modules:
+        stub, note = shippable_stub(module, pristine[module.name])
+        notes += [note] if note else []
+        (out / "exercises" / f"{module.name}.py").write_text(stub, encoding="utf-8")
+        (grader_out / "pristine" / f"{module.name}.py").write_text(pristine[module.name], encoding="utf-8")
     public = grader_out / "public"
     public.mkdir()
     expected: dict[str, object] = {}
     cache = ReferenceCache()
     device = torch.device("cpu")
-    notes: list[str] = []
     for module in modules:
         suite_file = catalogue.SUITES_DIR / f"{module.name}.py"
         chosen = choose_public_checks(suite_file, snippets)
@@ -284,5 +304,5 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
 
     (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__), encoding="utf-8")
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
-    (out / ".gitignore").write_text(".grade-progress.json\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
+    (out / ".gitignore").write_text(".grade-progress.json\n.grade-backups/\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
     return notes

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from grader import catalogue, wire
 from grader.cli import main
 from grader.release import answer_snippets, fixture_answers, strip_strings
+from grader.stubs import pristine_source
 
 
 def _code_without_strings(path: Path) -> str:
@@ -45,8 +46,7 @@ def test_the_handout_contains_stubs_grader_readme_and_no_reference_code(handout)
             (catalogue.EXERCISES_DIR / f"{module.name}.py").read_text()
     handout_code = "\n".join(_code_without_strings(p) for p in handout.rglob("*.py"))
     for module in catalogue.load_catalogue():
-        snippets = answer_snippets(catalogue.SOLUTIONS_DIR / f"{module.name}.py",
-                                   catalogue.EXERCISES_DIR / f"{module.name}.py")
+        snippets = answer_snippets(catalogue.SOLUTIONS_DIR / f"{module.name}.py", pristine_source(module.name))
         leaked = [text for text in snippets if text in handout_code]
         assert not leaked, f"reference code of {module.name} found in the handout: {leaked[:3]}"
 
@@ -57,7 +57,7 @@ def test_the_handout_ships_the_grader_fixtures_whole(handout):
 
 
 def test_a_fixture_that_holds_reference_code_is_found_before_a_handout_is_written(tmp_path):
-    snippets = answer_snippets(catalogue.SOLUTIONS_DIR / "ex08_cnn.py", catalogue.EXERCISES_DIR / "ex08_cnn.py")
+    snippets = answer_snippets(catalogue.SOLUTIONS_DIR / "ex08_cnn.py", pristine_source("ex08_cnn"))
     (tmp_path / "fixtures_ex08.py").write_text(
         'def write_weights_file(model, path):\n    """Looks harmless."""\n    torch.save(model.state_dict(), path)\n')
     (tmp_path / "fixtures.py").write_text("def square(x):\n    return x ** 2\n")
@@ -125,3 +125,18 @@ def test_the_handout_ships_what_its_public_checks_need_to_name_a_likely_mistake_
     decoded = wire.Decoder().decode(mistakes["mistakes::ex07_classification.softmax_random"])
     assert any("dim 0" in sentence for sentence, _, _ in decoded)
     assert not (handout / "tests").exists()
+
+
+def test_in_the_handout_reset_restores_a_stub_from_the_shipped_pristine_copy(handout, tmp_path):
+    copy = tmp_path / "course"
+    shutil.copytree(handout, copy)
+    module = copy / "exercises" / "ex01_tensors.py"
+    stub = module.read_text()
+    solved = stub.replace('"ex01.reshaped is not implemented yet', '"started: ex01.reshaped is not implemented yet', 1)
+    assert solved != stub
+    module.write_text(solved)
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "reset", "ex01.reshaped"], cwd=copy,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert module.read_text() == stub
+    assert (copy / ".grade-backups").is_dir() and ".grade-backups/" in (copy / ".gitignore").read_text()
