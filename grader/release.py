@@ -73,6 +73,8 @@ still "todo").
 3. Run `grade check ex01` (or one item: `grade check ex01.reshaped`). Failed items show what was
    called, what was expected and what you returned, and the next thing to try.
 4. Stuck? `grade hint ex01.reshaped`. Your progress: `grade list`.
+5. Want to start an item over? `grade reset ex01.reshaped` puts its stub back (your file is saved in
+   `.grade-backups/` first).
 
 ## About the checks
 
