@@ -76,6 +76,20 @@ still "todo").
 5. Want to start an item over? `grade reset ex01.reshaped` puts its stub back (your file is saved in
    `.grade-backups/` first).
 
+## What the statuses mean
+
+| status | meaning |
+|---|---|
+| `passed` | every check of the item passes: full points |
+| `partial` | some of its checks pass: that share of the points |
+| `failed` | no check passes; the feedback under "What to fix" says what was expected and what you returned |
+| `not_implemented` | the function still raises `NotImplementedError` (0 points, not an error) |
+| `missing` | the function is not in your module (renamed or deleted?) |
+| `error` | the module does not import: the error and its line are shown |
+| `timeout` | your code ran past its time limit (an endless loop, or far too slow) |
+| `crashed` | the process running your code died (it exited, or used too much memory) |
+| `not_graded` | the check needs a device this machine lacks (a GPU); it never counts as passed |
+
 ## About the checks
 
 Here `grade` runs the **public checks**: one experiment per item, with expected results stored in

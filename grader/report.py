@@ -94,12 +94,14 @@ def report_from_dict(data: dict) -> GradeReport:
                                    for i in e["items"]], e["error"])
         for e in data["exercises"]
     ]
+    provenance = data.get("provenance")
     return GradeReport(data["submission"], data["device"], exercises,
-                       isolation=str(data.get("isolation", "unknown")))
+                       isolation=str(data.get("isolation", "unknown")),
+                       public_checks_only=bool(data.get("public_checks_only", False)),
+                       provenance=dict(provenance) if isinstance(provenance, dict) else None)
 
 
-_MARKS = {"passed": "ok", "partial": "part", "failed": "FAIL", "not_implemented": "todo", "missing": "MISSING",
-          "error": "ERROR", "timeout": "TIMEOUT", "crashed": "CRASHED", "not_graded": "n/a"}
+STATUS_WIDTH = max(len(status) for status in STATUSES)
 
 
 def _points(value: float) -> str:
@@ -156,7 +158,7 @@ def render_scores(report: GradeReport) -> list[str]:
             lines.append(f"  ! {exercise.error}")
         width = max((len(i.name) for i in exercise.items), default=4)
         for item in exercise.items:
-            lines.append(f"  {item.name:<{width}}  {_MARKS[item.status]:<7} "
+            lines.append(f"  {item.name:<{width}}  {item.status:<{STATUS_WIDTH}} "
                          f"{_points(item.score):>4}/{_points(item.max_score)}")
         lines.append("")
     lines.append(f"Total: {_points(report.score)}/{_points(report.max_score)}   "
