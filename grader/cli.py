@@ -19,7 +19,7 @@ def find_exercises_dir(start: Path) -> Path:
             return folder / "exercises"
     if any(start.glob("ex[0-9][0-9]_*.py")):
         return start
-    raise click.ClickException(
+    raise click.UsageError(
         "no exercises/ folder here or above: cd into the kit (the folder holding exercises/), "
         "or name a folder with `grade check --submission PATH`.")
 

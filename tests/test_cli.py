@@ -74,11 +74,12 @@ def test_a_missing_submission_folder_is_a_usage_error(runner, tmp_path):
     assert "no such folder" in result.output
 
 
-def test_grade_outside_a_kit_says_where_to_go(runner, tmp_path, monkeypatch):
+def test_grade_outside_a_kit_is_a_usage_error_that_says_where_to_go(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(main, ["check"])
-    assert result.exit_code == 1
-    assert "no exercises/ folder" in result.output
+    for command in (["check"], []):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2, "README: 2 for usage errors such as a missing folder"
+        assert "no exercises/ folder" in result.output
 
 
 def test_hint_prints_the_items_hint_and_points(runner):
