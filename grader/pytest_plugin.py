@@ -11,7 +11,8 @@ kit's own ``pytest`` run is unchanged. With it, ``pytest tests/hidden --submissi
    feedback of ``grade check``), for the items whose tests were selected (all of them: ``grade check exNN``);
 3. report: each test passes or fails as the engine decided for its check; a failure shows the check's own
    sentence and the item's feedback, as ``grade check`` does, never the grader's traceback;
-4. summarize: the scores per module and the total, the numbers ``grade check`` prints.
+4. summarize: the scores per module and the total, the numbers ``grade check`` prints, and the modules left
+   unscored (their grading stopped, or pytest stopped before their tests: ``-x``).
 
 pytest-timeout is the outer guard: unless ``--timeout`` is given, each test gets a limit above the sum of
 the engine's own limits for what it grades.
@@ -211,6 +212,12 @@ class CheckTest(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None) -> str:
         if isinstance(excinfo.value, CheckFailure | GradingStopped):
             return str(excinfo.value)
+        stopped = self.config.stash[GRADING].stopped.get(self.check.module)
+        if stopped is not None and isinstance(excinfo.value, pytest.fail.Exception):
+            # pytest-timeout's limit interrupted the grading: its message, not the grader's stack at that moment
+            number = self.check.module.split("_", 1)[0]
+            return (f"{stopped}\nThe module's tests fail without a score. Run `grade check {number}` to see which "
+                    "item does not finish (each has its own time limit there), or give pytest a longer --timeout.")
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -277,7 +284,7 @@ def _item_seconds(item: Item, device: torch.device) -> float:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     grading = config.stash.get(GRADING, None)
-    if grading is None or not grading.reports:
+    if grading is None or not (grading.reports or grading.stopped):
         return
     from grader import report, sandbox
 
@@ -287,10 +294,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     combined = report.GradeReport(str(grading.submission), str(grading.device), exercises,
                                   isolation=grading.isolation)
     terminalreporter.write_sep("=", f"grade: {grading.submission}")
-    for line in report.render_scores(combined):
-        terminalreporter.write_line(line)
+    if exercises:
+        for line in report.render_scores(combined):
+            terminalreporter.write_line(line)
     for name in grading.stopped:
         terminalreporter.write_line(f"Not scored: {grading.stopped[name]}")
+    for name in grading.selectors:  # selected, but pytest stopped first (-x, --maxfail, Ctrl-C)
+        if name not in grading.reports and name not in grading.stopped:
+            number = name.split("_", 1)[0]
+            terminalreporter.write_line(f"Not graded: {name}: pytest stopped before its tests ran, so its points "
+                                        f"are not in the total. Run `grade check {number}` for its score.")
     problems = dict.fromkeys(p for graded in grading.reports.values() for p in graded.problems)
     for problem in problems:
         terminalreporter.write_line(f"Note: {problem}")
