@@ -185,13 +185,24 @@ def test_megabytes_of_output_are_captured_and_bounded(grading_service, modules, 
 def test_processes_a_submission_starts_do_not_outlive_it(grading_service, modules, tmp_path):
     marker = f"grader-stray-{os.getpid()}-{time.monotonic_ns()}"
     items = _grade(grading_service, modules, _write(tmp_path, f"""
-        import subprocess
+        import os, subprocess, sys, time
         def load_temperatures():
-            subprocess.Popen(["sleep", "300", "{marker}"], start_new_session=True)
-            subprocess.Popen(["sh", "-c", "sleep 300 {marker} & exit 0"], start_new_session=True)
-            raise ValueError("started daemons")
+            subprocess.Popen(["{marker}", "300"], executable="sleep", start_new_session=True)
+            subprocess.Popen(["sh", "-c", sys.executable + " -c 'import time; time.sleep(300)' {marker} & exit 0"],
+                             start_new_session=True)
+            time.sleep(1.0)
+            running = 0
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{{pid}}/cmdline", "rb") as cmdline:
+                        running += "{marker}".encode() in cmdline.read()
+                except OSError:
+                    pass
+            raise ValueError(f"started daemons: {{running}} running")
     """))
     assert items["load_temperatures"].status == "failed"
+    assert any("started daemons: 2 running" in line for line in items["load_temperatures"].feedback), (
+        "both daemons must have been running, or this test proves nothing", items["load_temperatures"].feedback)
     time.sleep(0.3)
     survivors = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False).stdout.split()
     assert not survivors
