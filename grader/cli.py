@@ -100,11 +100,22 @@ def check(exercises: tuple[str, ...], submission: Path | None, device: str, as_j
 
 @main.command()
 @click.argument("item")
-def hint(item: str) -> None:
-    """Print the hint of ITEM (for example ex02.grad_fn)."""
+@click.option("--more", is_flag=True, help="Show the next step of the hint as well.")
+def hint(item: str, more: bool) -> None:
+    """Print the hint of ITEM (for example ex02.grad_fn) in steps: a nudge first, then --more."""
+    from grader import hints, progress
+
     module, info = _find_item(item)
-    click.echo(f"{module.number}.{info.name} ({info.points} point{'s' if info.points > 1 else ''})")
-    click.echo(info.hint)
+    name = f"{module.number}.{info.name}"
+    total = max(len(hints.steps_of(info.hint)), 1)
+    seen = max(progress.load_hint_steps().get(name, 1), 1)
+    shown = min(seen + 1, total) if more else min(seen, total)
+    if shown > seen:
+        progress.record_hint_steps(name, shown)
+    click.echo(hints.render(name, info.points, info.hint, shown))
+    if more and seen >= total:
+        click.echo("\nThat was the last step. Compare your code with it line by line, then run "
+                   f"`grade check {name}` and read what it says you returned.")
 
 
 @main.command(name="list")
@@ -164,19 +175,21 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     if run.isolation == "reduced":
         click.echo(sandbox.reduced_isolation_warning(), err=True)
     click.echo(gradebook.summary_text(data))
-    click.echo(f"Gradebook: {out / 'grades.csv'}; reports: {out / 'reports'}; feedback: {out / 'feedback'}")
+    click.echo(f"Gradebook: {out / 'grades.csv'} (provenance: {out / 'gradebook.json'}); reports: {out / 'reports'}; "
+               f"feedback: {out / 'feedback'}")
 
 
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
-def release(out: Path, force: bool) -> None:
+@click.option("--hint-steps", type=click.IntRange(min=1), help="Ship only the first N steps of each hint.")
+def release(out: Path, force: bool, hint_steps: int | None) -> None:
     """Write a student handout (stubs, grader, public checks; no answers) into OUT."""
     from grader import engine
     from grader import release as release_module
 
     try:
-        notes = release_module.build_handout(out, force)
+        notes = release_module.build_handout(out, force, hint_steps=hint_steps)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     except engine.KitError as error:

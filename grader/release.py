@@ -11,12 +11,13 @@ answer (``tests/test_no_answers_in_worker.py``); a handout is refused if one doe
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 from pathlib import Path
 
 import torch
 
-from grader import catalogue, stubs, wire
+from grader import catalogue, hints, stubs, wire
 from grader.compare import normalize
 from grader.engine import CONDITIONING_KEY, MISTAKES_KEY, KitError, ReferenceCache, load_suite
 
@@ -72,7 +73,8 @@ still "todo").
 2. Replace the `raise NotImplementedError(...)` line with your code.
 3. Run `grade check ex01` (or one item: `grade check ex01.reshaped`). Failed items show what was
    called, what was expected and what you returned, and the next thing to try.
-4. Stuck? `grade hint ex01.reshaped`. Your progress: `grade list`.
+4. Stuck? `grade hint ex01.reshaped` gives a nudge; `grade hint ex01.reshaped --more` the next step.
+   Your progress: `grade list`.
 5. Want to start an item over? `grade reset ex01.reshaped` puts its stub back (your file is saved in
    `.grade-backups/` first).
 
@@ -251,9 +253,10 @@ def shippable_stub(module: catalogue.ModuleInfo, pristine: str) -> tuple[str, st
                       "exercises/ too, keeping a backup")
 
 
-def build_handout(out: Path, force: bool = False, module_names: list[str] | None = None) -> list[str]:
+def build_handout(out: Path, force: bool = False, module_names: list[str] | None = None,
+                  hint_steps: int | None = None) -> list[str]:
     """Write the handout of ``module_names`` (default: every module) into ``out``; notes on items left
-    without a public check.
+    without a public check. ``hint_steps`` caps the steps of each hint it ships (None: all).
 
     Raises:
         catalogue.UsageError: ``out`` is not empty and ``force`` is False, or this is already a handout.
@@ -315,7 +318,9 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
                     if mistaken:
                         expected[MISTAKES_KEY + check.qualified_name] = wire.encode_data(mistaken)
     (public / "expected.pt").write_bytes(wire.dumps(expected))
-    (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(modules) + "\n", encoding="utf-8")
+    shipped = [catalogue.ModuleInfo(m.name, [dataclasses.replace(i, hint=hints.capped(i.hint, hint_steps))
+                                             for i in m.items]) for m in modules]
+    (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(shipped) + "\n", encoding="utf-8")
     from grader import __version__
 
     (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__), encoding="utf-8")

@@ -72,10 +72,15 @@ def error_of(call: Callable[..., object], a: torch.Tensor, b: torch.Tensor) -> d
 
 # ------------------------------------------------------------------ from_nested
 suite.item("from_nested", points=1, hint="""
-torch.tensor(data, dtype=dtype) copies a nested list into a new tensor; with dtype=None PyTorch infers
-int64 for whole numbers and float32 for decimals. Pass the dtype straight to torch.tensor: building a
-float32 tensor first and converting it afterwards loses digits (0.1 in float64 is not 0.1 in float32).
-torch.Tensor(...) (capital T) always gives float32. DLwPT chapter 3 ("It starts with a tensor").
+torch.tensor builds a new tensor from Python data (DLwPT chapter 3, "It starts with a tensor"). Look at
+which keyword arguments it accepts besides the data, and pass it ONE nested list.
+
+With dtype=None PyTorch infers the dtype: int64 for whole numbers and float32 for decimals. When a dtype
+is given, pass it straight to torch.tensor: building a float32 tensor first and converting it afterwards
+loses digits (0.1 in float64 is not 0.1 in float32).
+
+torch.tensor(data, dtype=dtype) copies a nested list into a new tensor. torch.Tensor(...) (capital T)
+always gives float32, so it is not the same thing.
 """)
 
 
@@ -114,9 +119,13 @@ def from_nested_mixed(side: Side) -> object:
 
 # ------------------------------------------------------------------ tensor_info
 suite.item("tensor_info", points=1, hint="""
-Return {"dtype": t.dtype, "shape": tuple(t.shape), "device": str(t.device), "ndim": t.dim()}.
+Every tensor knows its own dtype, shape, device and number of dimensions: look at its attributes and
+methods (t.dtype, t.shape, ...), and mind the types the docstring asks for.
+
 ndim is the number of dimensions (2 for a (3, 4) tensor), not the number of elements or of rows, and a
-0-d tensor has ndim 0. The device must be a string such as "cpu" or "cuda:0".
+0-d tensor has ndim 0. The device must be a string such as "cpu" or "cuda:0", not a torch.device.
+
+Return {"dtype": t.dtype, "shape": tuple(t.shape), "device": str(t.device), "ndim": t.dim()}.
 """)
 
 
@@ -142,9 +151,13 @@ def tensor_info_transposed(side: Side) -> object:
 
 # ------------------------------------------------------------------ cast
 suite.item("cast", points=2, hint="""
-t.to(dtype) converts, but hands back t itself when t already has that dtype, so a later change to the
-result would change t. Ask .to for a copy (look at its copy= argument), or clone. Float to int
-conversion truncates toward zero: 1.7 -> 1, -2.5 -> -2 (not rounding).
+Tensor.to converts between dtypes. Then read the docstring again: the result must never share memory
+with t. Does .to always give you a new tensor?
+
+t.to(dtype) hands back t itself when t already has that dtype, so a later change to the result would
+change t. Float to int conversion truncates toward zero: 1.7 -> 1, -2.5 -> -2 (not rounding).
+
+Ask .to for a copy with its copy= argument, t.to(dtype, copy=True), or clone the result.
 """)
 
 
@@ -183,8 +196,11 @@ def cast_non_contiguous(side: Side) -> object:
 
 # ------------------------------------------------------------------ elementwise
 suite.item("elementwise", points=1, hint="""
-Return the tuple (a + b, a - b, a * b, a / b) in this order. / is true division: two int64 tensors give a
-float32 quotient (// would round down). Broadcasting handles different shapes by itself.
+Python's arithmetic operators work on tensors element by element, and broadcasting handles different
+shapes by itself: no loops, no reshaping. The docstring asks for four results in a fixed order.
+
+/ is true division: two int64 tensors give a float32 quotient (// would round down). Return the tuple
+(a + b, a - b, a * b, a / b) in this order.
 """)
 
 
@@ -221,10 +237,14 @@ def elementwise_one_element(side: Side) -> object:
 
 # ------------------------------------------------------------------ matmul
 suite.item("matmul", points=2, hint="""
-Check first: a.dim() >= 2 and b.dim() >= 2, and a.shape[-1] == b.shape[-2] (the last size of a against
-the second-to-last of b, not b.shape[0]). Otherwise raise ValueError with a message containing both
-shapes, e.g. f"a has shape {tuple(a.shape)}, b has shape {tuple(b.shape)}". Then a @ b (torch.matmul)
-handles batches and broadcasting; torch.mm only handles plain 2-D matrices.
+Two jobs: check the shapes first, then multiply. Which sizes must agree in a matrix product, and which
+torch function handles batches of matrices (torch.mm does not)?
+
+Raise ValueError unless a.dim() >= 2, b.dim() >= 2 and a.shape[-1] == b.shape[-2] (the last size of a
+against the second-to-last of b, not b.shape[0]). The message must contain both shapes.
+
+A message such as f"a has shape {tuple(a.shape)}, b has shape {tuple(b.shape)}" does it. Then return
+a @ b (torch.matmul): it handles batches and broadcasting; torch.mm only handles plain 2-D matrices.
 """)
 
 
@@ -281,8 +301,12 @@ def matmul_one_dimensional(side: Side) -> object:
 
 # ------------------------------------------------------------------ mean_of
 suite.item("mean_of", points=1, hint="""
-.mean() refuses integer tensors: convert to float32 first (t.to(torch.float32) or t.float()), then take
-the mean of all elements (no dim argument). The result is a 0-d float32 tensor, also for float64 input.
+Try t.mean() on an integer tensor and read the error: which dtype does .mean() want?
+
+Convert to float32 first, then take the mean of all elements (no dim argument). The result is a 0-d
+float32 tensor, also for float64 input, so convert float64 too.
+
+t.to(torch.float32).mean() (or t.float().mean()).
 """)
 
 
@@ -314,9 +338,14 @@ def mean_of_one_element(side: Side) -> object:
 
 # ------------------------------------------------------------------ argmax_position
 suite.item("argmax_position", points=2, hint="""
-t.argmax() gives one index counted in the flattened tensor. Turn it into one index per dimension:
-for a (2, 3) tensor, flat index 4 is row 4 // 3 = 1, column 4 % 3 = 1; torch.unravel_index does it for
-any number of dimensions. Return a tuple of Python ints (int(...) or .item()), one per dimension.
+t.argmax() gives one index counted in the flattened tensor (row-major order). You need one index per
+dimension instead: how do you turn a flat position into a row and a column?
+
+For a (2, 3) tensor, flat index 4 is row 4 // 3 = 1, column 4 % 3 = 1; torch.unravel_index does it for
+any number of dimensions. The result must be a tuple of Python ints, not of tensors.
+
+tuple(int(i) for i in torch.unravel_index(t.argmax(), t.shape)): int(...) (or .item()) turns each 0-d
+tensor into a Python int, one per dimension.
 """)
 
 
@@ -352,9 +381,14 @@ def argmax_position_negative(side: Side) -> object:
 
 # ------------------------------------------------------------------ reshaped
 suite.item("reshaped", points=2, hint="""
+Compare t.view and t.reshape (DLwPT 3.7-3.8 explains views of one storage): which one copies only when
+it must?
+
 t.view(shape) shares memory but raises on some non-contiguous tensors (a transposed one); a clone copies
-always. t.reshape(shape) is a view when it can be and copies only when it must: the result should
-share memory with a contiguous t (writing into t shows in the result), and still work on a transposed t.
+always. The checks want both: memory shared with a contiguous t (writing into t shows in the result),
+and no error on a transposed t.
+
+t.reshape(shape) is a view when it can be and copies only when it must: return t.reshape(shape).
 """)
 
 
@@ -396,8 +430,12 @@ def reshaped_batch_of_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ add_leading_dim
 suite.item("add_leading_dim", points=1, hint="""
-t.unsqueeze(0) (or t[None]) puts a new size-1 dimension in front and shares memory with t:
-(3, 4) -> (1, 3, 4), and a 0-d tensor becomes (1,). unsqueeze(-1) would put it at the end instead.
+You add a dimension of size 1 in front: the opposite of squeeze. Look up Tensor.unsqueeze.
+
+The new dimension goes at position 0: (3, 4) -> (1, 3, 4), and a 0-d tensor becomes (1,).
+unsqueeze(-1) would put it at the end instead. The result must share memory with t: no copy.
+
+t.unsqueeze(0) (or t[None]) puts a new size-1 dimension in front and shares memory with t.
 """)
 
 
@@ -430,8 +468,12 @@ def add_leading_dim_transposed(side: Side) -> object:
 
 # ------------------------------------------------------------------ drop_unit_dims
 suite.item("drop_unit_dims", points=1, hint="""
-t.squeeze() without an argument removes every size-1 dimension and shares memory with t:
-(1, 3, 1, 4) -> (3, 4). squeeze(0) only removes the first one. When every size is 1 the result is 0-d.
+Look up Tensor.squeeze: what does it do when you give it no dimension at all?
+
+Without an argument it removes every size-1 dimension: (1, 3, 1, 4) -> (3, 4). squeeze(0) only removes
+the first one. When every size is 1 the result is 0-d.
+
+t.squeeze() with no argument; it shares memory with t.
 """)
 
 
@@ -464,8 +506,13 @@ def drop_unit_dims_batch_of_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ transpose_2d
 suite.item("transpose_2d", points=1, hint="""
-t.t() (or t.T, t.transpose(0, 1)) swaps rows and columns and shares memory with t: result[j, i] == t[i, j].
-Reshaping a (2, 3) tensor to (3, 2) has the right shape but the wrong order of elements.
+Transposing swaps rows and columns: result[j, i] == t[i, j]. PyTorch does it without copying, as a
+view of the same memory (DLwPT 3.8).
+
+Reshaping a (2, 3) tensor to (3, 2) has the right shape but the wrong order of elements: you want the
+two dimensions swapped, not the elements poured into a new shape.
+
+t.t() (or t.T, t.transpose(0, 1)) swaps rows and columns and shares memory with t.
 """)
 
 
@@ -493,9 +540,14 @@ def transpose_2d_uint8(side: Side) -> object:
 
 # ------------------------------------------------------------------ hwc_to_chw
 suite.item("hwc_to_chw", points=1, hint="""
-Reorder the dimensions, do not reshape: img.permute(2, 0, 1) takes dimension 2 (channels) first, then
-height (0) and width (1). img.view(C, H, W) has the right shape but scrambles the pixels, and
-permute(2, 1, 0) swaps height and width.
+Reorder the dimensions, do not reshape: look up Tensor.permute, which takes the new order of the old
+dimensions.
+
+In (H, W, C) the channels are dimension 2, the height 0 and the width 1; you want channels, then height,
+then width. img.view(C, H, W) has the right shape but scrambles the pixels, and permute(2, 1, 0) swaps
+height and width.
+
+img.permute(2, 0, 1) takes dimension 2 (channels) first, then height (0) and width (1).
 """)
 
 
@@ -522,8 +574,13 @@ def hwc_to_chw_four_channels(side: Side) -> object:
 
 # ------------------------------------------------------------------ stack_images
 suite.item("stack_images", points=2, hint="""
-torch.stack(images) makes a (B, H, W, C) batch; the channels must come second: reorder each image with
-permute(2, 0, 1) before stacking, or the batch with permute(0, 3, 1, 2) after. Keep the uint8 dtype.
+Two steps you have met already: join the images on a new first dimension (torch.stack), and move the
+channels in front of height and width (as in hwc_to_chw).
+
+torch.stack(images) alone makes a (B, H, W, C) batch; the channels must come second. Reorder each image
+before stacking, or the whole batch once after. Keep the uint8 dtype: no conversion.
+
+torch.stack([img.permute(2, 0, 1) for img in images]), or torch.stack(images).permute(0, 3, 1, 2).
 """)
 
 
@@ -554,8 +611,13 @@ def stack_images_one_channel(side: Side) -> object:
 
 # ------------------------------------------------------------------ flatten_batch
 suite.item("flatten_batch", points=1, hint="""
-Keep the batch size and let -1 infer the rest: x.reshape(x.shape[0], -1) (or torch.flatten(x, 1)).
-x.view(...) fails on a non-contiguous batch, and view(-1, N) with a fixed N breaks for other shapes.
+Keep the first size (the batch) and let PyTorch work out the rest: a shape may contain one -1, which is
+inferred from the other sizes.
+
+x.view(...) fails on a non-contiguous batch, and view(-1, N) with a fixed N (as in DLwPT chapter 8)
+breaks for other shapes. Take the batch size from x itself.
+
+x.reshape(x.shape[0], -1) (or torch.flatten(x, 1)).
 """)
 
 
@@ -587,6 +649,9 @@ def flatten_batch_unit_dims(side: Side) -> object:
 
 # ------------------------------------------------------------------ concat_and_stack
 suite.item("concat_and_stack", points=1, hint="""
+torch.cat and torch.stack both join a list of tensors along dim 0: one keeps the number of dimensions,
+the other adds a new one.
+
 torch.cat([a, b], dim=0) joins along the existing first dimension ((2, 3) and (2, 3) -> (4, 3));
 torch.stack([a, b], dim=0) adds a new first dimension (-> (2, 2, 3)). Return them as (cat, stack).
 """)
@@ -616,9 +681,14 @@ def concat_and_stack_three_dims(side: Side) -> object:
 
 # ------------------------------------------------------------------ split_and_chunk
 suite.item("split_and_chunk", points=2, hint="""
+torch.split and torch.chunk both cut along a dimension (dim 0 here): one takes the size of each block,
+the other the number of blocks.
+
 torch.split(t, size, dim=0) gives blocks of `size` rows (the last may be shorter); torch.chunk(t, n,
-dim=0) asks for n blocks of ceil(rows / n) rows, so 6 rows in 4 chunks give 3 chunks of 2. Both already
-return tuples: return (pieces, chunks). torch.tensor_split is not the same as chunk.
+dim=0) asks for n blocks of ceil(rows / n) rows, so 6 rows in 4 chunks give 3 chunks of 2.
+torch.tensor_split is not the same as chunk.
+
+Both already return tuples: return (torch.split(t, size, dim=0), torch.chunk(t, n, dim=0)).
 """)
 
 
@@ -651,8 +721,11 @@ def split_and_chunk_three_dims(side: Side) -> object:
 
 # ------------------------------------------------------------------ select_rows
 suite.item("select_rows", points=1, hint="""
-t.index_select(0, indices) (or t[indices]) takes the rows in the order given, repeats included:
-indices [2, 0, 2] give row 2, row 0, row 2. Dimension 0 is the rows.
+Picking rows by number is indexing with an index tensor, or index_select on dimension 0; the data_iter
+of d2l 3.2 draws its mini-batches this way.
+
+Rows come back in the order given, repeats included: indices [2, 0, 2] give row 2, row 0, row 2.
+Dimension 0 is the rows: t.index_select(0, indices) (or t[indices]).
 """)
 
 
@@ -681,9 +754,13 @@ def select_rows_random(side: Side) -> object:
 
 # ------------------------------------------------------------------ at_least
 suite.item("at_least", points=1, hint="""
-t >= threshold is a boolean mask of t's shape; t[mask] (or torch.masked_select(t, mask)) keeps the
-matching elements as a 1-D tensor in row-major order. Note >=, not >: an element equal to the threshold
-is kept. The dtype stays that of t.
+A comparison such as t >= threshold gives a boolean tensor (a mask) of t's shape; indexing with a mask
+keeps the elements where it is True.
+
+Note >=, not >: an element equal to the threshold is kept. The kept elements come out as a 1-D tensor in
+row-major order, and the dtype stays that of t.
+
+t[t >= threshold] (or torch.masked_select(t, t >= threshold)).
 """)
 
 
@@ -717,9 +794,15 @@ def at_least_none(side: Side) -> object:
 
 # ------------------------------------------------------------------ pick_scores
 suite.item("pick_scores", points=2, hint="""
-scores.gather(1, index) wants index with 2 dimensions, shape (N, 1): labels.unsqueeze(1). The result is
-(N, 1); remove only that dimension with .squeeze(1) so a batch of 1 stays (1,), not 0-d.
-scores[:, labels] is something else (an (N, N) table).
+You want scores[i, labels[i]] for every row i, without a Python loop: look up Tensor.gather on dim 1.
+Beware: scores[:, labels] is something else (an (N, N) table).
+
+gather wants an index with as many dimensions as scores, shape (N, 1), so add a dimension to labels
+first. The result is (N, 1); remove only that dimension afterwards, so that a batch of 1 stays (1,),
+not 0-d.
+
+scores.gather(1, labels.unsqueeze(1)).squeeze(1). A plain .squeeze() would turn N == 1 into a 0-d
+tensor.
 """)
 
 
@@ -749,9 +832,13 @@ def pick_scores_square_float64(side: Side) -> object:
 
 # ------------------------------------------------------------------ share_numpy
 suite.item("share_numpy", points=1, hint="""
-torch.from_numpy(arr) (or torch.as_tensor(arr)) wraps the array's memory without copying: after
-arr += 1 the tensor shows the new values. torch.tensor(arr) copies, and .float() on a float64 array
-copies too; keep the array's dtype.
+PyTorch can wrap a NumPy array's memory without copying it (DLwPT chapter 3, NumPy interoperability).
+Which functions wrap, and which copy?
+
+After arr += 1 the tensor must show the new values, so nothing may copy: torch.tensor(arr) copies, and
+.float() on a float64 array copies too. Keep the array's dtype.
+
+torch.from_numpy(arr) (or torch.as_tensor(arr)) wraps the array's memory without copying.
 """)
 
 
@@ -782,9 +869,14 @@ def share_numpy_float32(side: Side) -> object:
 
 # ------------------------------------------------------------------ copy_numpy
 suite.item("copy_numpy", points=1, hint="""
+The opposite of share_numpy: the tensor must own its memory, so that a later change to the array does
+not reach it.
+
+torch.from_numpy / torch.as_tensor alone share memory, so they are not enough. Keep the array's dtype
+(float64 stays float64): no .float().
+
 torch.tensor(arr) copies the data into new memory (torch.from_numpy(arr).clone() too), so a later
-arr += 1 does not reach the tensor. torch.from_numpy / torch.as_tensor alone share memory. Keep the
-array's dtype (float64 stays float64).
+arr += 1 does not reach the tensor.
 """)
 
 

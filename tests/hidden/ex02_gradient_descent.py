@@ -35,8 +35,11 @@ def random_problem(side: Side, n: int, dtype: torch.dtype = torch.float32):
 
 # ------------------------------------------------------------------ load_temperatures
 suite.item("load_temperatures", points=1, hint="""
-Return two float32 tensors built with torch.tensor from the two lists of 11 readings:
-t_c (Celsius) first, then t_u (the unknown unit). DLwPT 5.2, the temperature data.
+torch.tensor turns a Python list into a tensor, and Python floats become float32 by default. The
+readings are listed in the docstring (DLwPT 5.2, the temperature data).
+
+Return two float32 tensors built with torch.tensor from the two lists of 11 readings: t_c (Celsius)
+first, then t_u (the unknown unit).
 """)
 
 
@@ -48,8 +51,10 @@ def load_temperatures_returns_the_readings(side: Side) -> object:
 
 # ------------------------------------------------------------------ model
 suite.item("model", points=1, hint="""
-The model is linear: t_p = w * t_u + b. Multiply the whole tensor t_u by w and add b; broadcasting
-applies the 0-d w and b to every reading. No loops needed.
+Write the docstring's formula with tensor operators: broadcasting applies a 0-d w and b to every
+reading, so no loops are needed.
+
+The model is linear: t_p = w * t_u + b. Multiply the whole tensor t_u by w and add b.
 """)
 
 
@@ -73,8 +78,10 @@ def model_with_floats_and_batch_of_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ loss_fn
 suite.item("loss_fn", points=1, hint="""
-Mean squared error: square the differences (t_p - t_c) ** 2 and take their .mean(). The result is a
-0-d tensor (one number), not one value per sample.
+Mean squared error: how far is each prediction from the truth, squared, then averaged into one number?
+
+Square the differences (t_p - t_c) ** 2 and take their .mean(). The result is a 0-d tensor (one
+number), not one value per sample.
 """)
 
 
@@ -96,8 +103,13 @@ def loss_fn_on_one_sample(side: Side) -> object:
 
 # ------------------------------------------------------------------ dloss_fn
 suite.item("dloss_fn", points=2, hint="""
-Differentiate the mean of (t_p - t_c) ** 2 with respect to each t_p[i]: 2 * (t_p - t_c) / N, where
-N = t_p.size(0). Keep one value per sample (no .sum(), no .mean()), and do not forget the / N.
+Differentiate L = mean((t_p - t_c) ** 2) with respect to ONE prediction t_p[i]: only one term of the
+mean depends on it.
+
+That term is (t_p[i] - t_c[i]) ** 2 / N, so its derivative is 2 * (t_p[i] - t_c[i]) / N. Keep one value
+per sample (no .sum(), no .mean()), and do not forget the / N that comes from the mean.
+
+Return 2 * (t_p - t_c) / N, where N = t_p.size(0), the size of the first dimension.
 """)
 
 
@@ -119,7 +131,9 @@ def dloss_fn_on_one_sample(side: Side) -> object:
 
 # ------------------------------------------------------------------ dmodel_dw / dmodel_db
 suite.item("dmodel_dw", points=1, hint="""
-d(w * t_u + b)/dw is t_u itself: one value per sample.
+Differentiate w * t_u + b with respect to w, treating t_u and b as constants.
+
+d(w * t_u + b)/dw is t_u itself: one value per sample. Return t_u.
 """)
 
 
@@ -136,6 +150,9 @@ def dmodel_dw_on_random(side: Side) -> object:
 
 
 suite.item("dmodel_db", points=1, hint="""
+Differentiate w * t_u + b with respect to b, treating t_u and w as constants: how much does each
+prediction move when b moves by 1?
+
 d(w * t_u + b)/db is 1 for every sample: return 1.0 (broadcasting turns it into one per sample).
 """)
 
@@ -149,9 +166,14 @@ def dmodel_db_is_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ grad_fn
 suite.item("grad_fn", points=2, forbid=("autograd",), kit=("dloss_fn", "dmodel_dw", "dmodel_db"), hint="""
-Chain rule: dL/dw = sum over samples of dloss_fn(t_p, t_c) * dmodel_dw(t_u, w, b), and the same with
-dmodel_db for b. Sum each over the samples, then put both in one (2,) tensor with torch.stack.
+Chain rule: per sample, dL/dw = dL/dt_p * dt_p/dw, and the same with dt_p/db for b. You already wrote
+each factor: dloss_fn, dmodel_dw and dmodel_db.
+
+Every sample contributes to the loss, so sum each parameter's per-sample products over the samples.
 Autograd (backward) is not allowed here: this exercise is about writing the gradient by hand.
+
+dL/dw = (dloss_fn(t_p, t_c) * dmodel_dw(t_u, w, b)).sum(), and the same with dmodel_db for b. Put both
+0-d sums in one (2,) tensor with torch.stack.
 """)
 
 
@@ -180,10 +202,15 @@ def grad_fn_on_one_sample(side: Side) -> object:
 
 # ------------------------------------------------------------------ training_loop
 suite.item("training_loop", points=3, timeout=20.0, forbid=("autograd",), kit=("model", "grad_fn"), hint="""
+The loop of DLwPT 5.4 is five lines: unpack, predict, gradient, step, and return params after the loop.
+Use your own model and grad_fn, not autograd.
+
+Step downhill: subtract learning_rate * grad (adding it climbs uphill). Do not change the input params
+in place; build a new tensor each step.
+
 Each epoch: t_p = model(t_u, *params); grad = grad_fn(t_u, t_c, t_p, *params);
-params = params - learning_rate * grad. Return params after the last epoch. Use your own grad_fn,
-not autograd. With t_u * 0.1, 5000 epochs and learning rate 1e-2 you should reach about
-[5.3671, -17.3012].
+params = params - learning_rate * grad. Return params after the last epoch. With t_u * 0.1, 5000 epochs
+and learning rate 1e-2 you should reach about [5.3671, -17.3012].
 """)
 
 

@@ -59,10 +59,17 @@ def raised(call) -> str:
 
 # ------------------------------------------------------------------ training_loop
 suite.item("training_loop", points=3, timeout=20.0, hint="""
+This is ex02's loop with autograd: loss.backward() fills params.grad for you (DLwPT 5.5.1). Two things
+are new: gradients accumulate, and the update itself must not be recorded.
+
+Zero the old gradient each epoch (when there is one), write the model and the loss inline (this module
+does not import ex02), call backward, then update params in place under torch.no_grad(). Rebinding
+params = params - ... creates a new, non-leaf tensor, and the caller needs the same object back.
+
 params is a leaf tensor [w, b] with requires_grad=True. Each epoch: if params.grad is not None, zero it
 with params.grad.zero_(); w, b = params; t_p = w * t_u + b; loss = ((t_p - t_c) ** 2).mean();
-loss.backward(); then inside `with torch.no_grad():` step in place with params -= learning_rate * params.grad.
-Return params itself (not a copy, not params = params - ...). DLwPT 5.5.1.
+loss.backward(); then inside `with torch.no_grad():` step in place with params -= learning_rate *
+params.grad. Return params itself (not a copy).
 """)
 
 
@@ -115,10 +122,14 @@ def training_loop_zero_epochs(side: Side) -> object:
 
 # ------------------------------------------------------------------ grad_of
 suite.item("grad_of", points=2, hint="""
-Make an independent leaf: leaf = x.detach().clone().requires_grad_(True). Then fn(leaf).sum().backward()
-(backward needs one number, hence the .sum()) and return leaf.grad, which has x's shape. Never call
-requires_grad_ or backward on x itself: the caller's x and x.grad must stay as they were.
-d2l 2.5, "Automatic Differentiation".
+backward() needs one number, and it fills the .grad of a leaf tensor that requires grad (d2l 2.5,
+"Automatic Differentiation"). The caller's x must stay untouched, so work on a copy.
+
+Make an independent leaf from x (detach, clone, then ask it to require grad), sum fn of it to one number,
+call backward, and read the copy's .grad, which has x's shape. Never call requires_grad_ or backward on
+x itself: the caller's x and x.grad must stay as they were.
+
+leaf = x.detach().clone().requires_grad_(True); fn(leaf).sum().backward(); return leaf.grad.
 """)
 
 
@@ -154,9 +165,13 @@ def grad_of_zero_dim(side: Side) -> object:
 
 # ------------------------------------------------------------------ backward_with_weights
 suite.item("backward_with_weights", points=2, hint="""
-Work on leaf = x.detach().clone().requires_grad_(True); y = fn(leaf) is not a single number, so call
-y.backward(weights) (weights has y's shape) and return leaf.grad. It equals the gradient of
-(y * weights).sum(). d2l 2.5, "Backward for Non-Scalar Variables".
+y.backward() only works on a scalar y; for a non-scalar y, backward takes a tensor of y's shape (d2l 2.5,
+"Backward for Non-Scalar Variables").
+
+Work on a detached leaf copy of x, as in grad_of. y.backward(weights) gives the gradient of
+(y * weights).sum(); weights has y's shape.
+
+leaf = x.detach().clone().requires_grad_(True); y = fn(leaf); y.backward(weights); return leaf.grad.
 """)
 
 
@@ -188,9 +203,14 @@ def backward_with_weights_batch_of_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ accumulated_grad
 suite.item("accumulated_grad", points=2, hint="""
-Make one leaf copy, leaf = x.detach().clone().requires_grad_(True), then `times` times: fn(leaf).sum().backward()
-(rebuild fn(leaf) each time: a graph is freed after backward). Do not zero leaf.grad in between; return it.
-Raise ValueError when times < 1. d2l 2.5: gradients accumulate.
+d2l 2.5: gradients accumulate. Every backward() adds its gradient to .grad instead of replacing it, and
+this function shows it.
+
+Raise ValueError when times < 1. Make ONE leaf copy of x, then call backward `times` times without
+zeroing in between. Rebuild fn(leaf) each time: a graph is freed after backward.
+
+leaf = x.detach().clone().requires_grad_(True); then `times` times: fn(leaf).sum().backward(); return
+leaf.grad.
 """)
 
 
@@ -221,10 +241,17 @@ def accumulated_grad_rejects_zero_times(side: Side) -> object:
 
 # ------------------------------------------------------------------ fit_line
 suite.item("fit_line", points=2, timeout=10.0, hint="""
-g = torch.Generator().manual_seed(seed); w = torch.rand(1, generator=g, requires_grad=True), the same for b.
-Each epoch: x = torch.rand(1, generator=g); y = 2 * x + 1; loss = (w * x + b - y) ** 2; loss.backward();
-under torch.no_grad() step w -= learning_rate * w.grad (and b); then zero both grads. Return (w.item(), b.item()).
-Never use the global random generator (no torch.manual_seed).
+All randomness comes from one g = torch.Generator().manual_seed(seed), passed as generator=g to every
+torch.rand call. Never use the global random generator (no torch.manual_seed).
+
+Draw in the docstring's order: first w, then b (two (1,) leaves that require grad), then one x per
+epoch. Each epoch: squared error, backward, step both under torch.no_grad(), then zero both grads.
+.item() turns a one-element tensor into a float.
+
+g = torch.Generator().manual_seed(seed); w = torch.rand(1, generator=g, requires_grad=True), the same
+for b. Each epoch: x = torch.rand(1, generator=g); y = 2 * x + 1; loss = (w * x + b - y) ** 2;
+loss.backward(); under torch.no_grad() step w -= learning_rate * w.grad (and b); then zero both grads.
+Return (w.item(), b.item()).
 """)
 
 
@@ -272,8 +299,11 @@ def fit_line_keeps_the_global_generator(side: Side) -> object:
 
 # ------------------------------------------------------------------ to_numpy
 suite.item("to_numpy", points=1, hint="""
-t.numpy() refuses a tensor that requires grad or lives on a GPU: first cut it out of the graph with
-.detach(), then move it with .cpu(), then call .numpy(). DLwPT chapter 5 plots t_p.detach().numpy().
+t.numpy() refuses a tensor that requires grad (NumPy cannot track gradients) and a tensor on a GPU
+(NumPy arrays live in CPU memory). Which method fixes each problem?
+
+First cut it out of the graph with .detach(), then move it with .cpu(), then call .numpy():
+t.detach().cpu().numpy(). DLwPT chapter 5 plots t_p.detach().numpy().
 """)
 
 

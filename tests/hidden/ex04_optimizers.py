@@ -63,9 +63,15 @@ def expect_validation_without_grad(side: Side) -> None:
 
 # ------------------------------------------------------------------ make_optimizer
 suite.item("make_optimizer", points=2, timeout=15.0, hint="""
-Lower-case the name first ("SGD" and "Adam" are valid too). "sgd" gives optim.SGD over params and
-"adam" optim.Adam, both with lr=lr and every other setting left at its default. For any other name
-raise a ValueError whose message lists the valid names 'sgd' and 'adam'. DLwPT 5.5.2.
+torch.optim has one class per update rule (DLwPT 5.5.2 lists them with dir(optim)); optim.SGD and
+optim.Adam both take the parameters first and the learning rate as lr=.
+
+Accept any case ("SGD" and "Adam" are valid too): lower-case the name first. Leave every other setting
+at its default. For any other name raise a ValueError whose message lists the valid names 'sgd' and
+'adam'.
+
+"sgd" gives optim.SGD(params, lr=lr) and "adam" optim.Adam(params, lr=lr); otherwise, for example,
+raise ValueError(f"unknown optimizer {name!r}: choose one of 'sgd', 'adam'").
 """)
 
 
@@ -119,10 +125,16 @@ def make_optimizer_refuses_unknown_names(side: Side) -> object:
 
 # ------------------------------------------------------------------ training_loop
 suite.item("training_loop", points=2, timeout=20.0, hint="""
-Each epoch: t_p = params[0] * t_u + params[1]; loss = ((t_p - t_c) ** 2).mean(); then
-optimizer.zero_grad(), loss.backward(), optimizer.step(). Do not update params yourself: the optimizer
-owns the rule (the checks use SGD and Adam). Return the params tensor you were given. With
-t_u * 0.1, SGD lr=1e-2 and 5000 epochs you should reach about [5.3671, -17.3012].
+The loop of ex03, but the optimizer owns the update rule: you compute the loss, the optimizer clears the
+gradients and takes the step. Do not update params yourself (the checks use SGD and Adam).
+
+Each epoch: predict with params[0] and params[1], take the mean squared error, then the three calls in
+order: clear the gradients, back-propagate, step. backward() adds to .grad, so the clearing comes before
+it. Return the params tensor you were given.
+
+t_p = params[0] * t_u + params[1]; loss = ((t_p - t_c) ** 2).mean(); then optimizer.zero_grad(),
+loss.backward(), optimizer.step(). With t_u * 0.1, SGD lr=1e-2 and 5000 epochs you should reach about
+[5.3671, -17.3012].
 """)
 
 
@@ -169,9 +181,14 @@ def training_loop_zero_epochs(side: Side) -> object:
 
 # ------------------------------------------------------------------ split_indices
 suite.item("split_indices", points=2, hint="""
-shuffled = torch.randperm(n_samples, generator=generator); n_val = int(val_fraction * n_samples), but at
-least 1 (max(1, ...)); return (shuffled[:-n_val], shuffled[-n_val:]): the validation indices are the
-LAST n_val of the permutation. Pass the generator on to randperm, or the split is not reproducible.
+Shuffle first, then cut (DLwPT 5.5.3): torch.randperm gives a random order of 0 .. n_samples - 1. Pass
+the generator on to randperm, or the split is not reproducible.
+
+n_val = int(val_fraction * n_samples), but at least 1 (max(1, ...)). The validation indices are the
+LAST n_val of the permutation; the training indices are all the others, in that order.
+
+shuffled = torch.randperm(n_samples, generator=generator);
+return (shuffled[:-n_val], shuffled[-n_val:]).
 """)
 
 
@@ -218,10 +235,15 @@ def split_indices_global_rng(side: Side) -> object:
 
 # ------------------------------------------------------------------ training_loop_val
 suite.item("training_loop_val", points=3, timeout=20.0, hint="""
+Two losses per epoch: the training loss drives the update (backward on it only); the validation loss is
+only for watching, so compute it where no graph is built.
+
+Both losses of an epoch use the params from before that epoch's step: compute both first, then update.
+Record each as a Python float (.item()) in its own list.
+
 Each epoch: train_loss from the training tensors (with gradients); the validation loss inside
 `with torch.no_grad():`; then optimizer.zero_grad(), train_loss.backward(), optimizer.step(). Append
-train_loss.item() and val_loss.item() (Python floats) to two lists. Both losses of an epoch use the
-params from before that epoch's step. Return (params, train_losses, val_losses).
+train_loss.item() and val_loss.item() to two lists. Return (params, train_losses, val_losses).
 """)
 
 
@@ -272,9 +294,15 @@ def training_loop_val_gradient(side: Side) -> object:
 
 # ------------------------------------------------------------------ calc_forward
 suite.item("calc_forward", points=1, hint="""
-Put the prediction AND the loss inside `with torch.set_grad_enabled(is_train):` and return the loss.
+torch.set_grad_enabled(flag) is torch.no_grad() with a switch (DLwPT 5.5.4). Which lines must run under
+it so that the loss records a graph only when is_train is True?
+
+Put the prediction AND the loss inside it, and return the loss with the dtype of params (no conversion).
 Use it as a context manager (with ...:), not as a plain call: a plain call would leave gradients
 switched off for everything that runs afterwards.
+
+with torch.set_grad_enabled(is_train): compute t_p = params[0] * t_u + params[1] and
+return ((t_p - t_c) ** 2).mean(), both inside the with block.
 """)
 
 
@@ -321,9 +349,14 @@ def calc_forward_float64(side: Side) -> object:
 
 # ------------------------------------------------------------------ standardize
 suite.item("standardize", points=2, hint="""
-mean = train.mean() and std = train.std() over ALL elements of train (0-d, the unbiased std), then
-return ((train - mean) / std, (other - mean) / std). Never use the statistics of `other`, and do not
-change the inputs in place. Convert an integer train tensor with .float() first.
+Standardizing is (x - mean) / std. The question is whose statistics: the training data's only, applied
+to both tensors (looking at the held-out data would leak information).
+
+Take the mean and the std over ALL elements of train (0-d; Tensor.std() is already the unbiased one).
+Never use the statistics of `other`, and do not change the inputs in place. Convert an integer train
+tensor with .float() first.
+
+mean = train.mean(); std = train.std(); return ((train - mean) / std, (other - mean) / std).
 """)
 
 

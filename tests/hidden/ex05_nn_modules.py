@@ -48,8 +48,11 @@ def observe(side: Side, model: object, x: torch.Tensor | None = None) -> dict[st
 
 # ------------------------------------------------------------------ make_linear_model
 suite.item("make_linear_model", points=1, hint="""
-Return nn.Linear(1, 1): one input feature, one output feature. Do not seed, initialize or wrap it:
-the checks compare its weights with torch's own initialization. DLwPT 6.2.
+torch.nn has a ready-made module for w * x + b (DLwPT 6.2); its two arguments are the numbers of input
+and output features.
+
+Return nn.Linear(1, 1): one input feature, one output feature. Do not seed, initialize or wrap it: the
+checks compare its weights with torch's own initialization.
 """)
 
 
@@ -67,9 +70,15 @@ def make_linear_model_forward(side: Side) -> object:
 
 # ------------------------------------------------------------------ make_mlp
 suite.item("make_mlp", points=2, hint="""
+nn.Sequential accepts a collections.OrderedDict of (name, module) pairs, and the names become attributes
+such as model.hidden (DLwPT 6.3).
+
+Three layers, in this order: "hidden", a Linear from 1 to n_hidden features; "hidden_activation", a
+Tanh; "output", a Linear from n_hidden to 1. Exactly these names, and n_hidden from the argument
+(default 13).
+
 nn.Sequential(OrderedDict([("hidden", nn.Linear(1, n_hidden)), ("hidden_activation", nn.Tanh()),
-("output", nn.Linear(n_hidden, 1))])): exactly these names, in this order, and n_hidden from the
-argument (default 13). OrderedDict comes from the collections module.
+("output", nn.Linear(n_hidden, 1))])). OrderedDict comes from the collections module.
 """)
 
 
@@ -96,9 +105,15 @@ def make_mlp_keyword(side: Side) -> object:
 
 # ------------------------------------------------------------------ sgd_step
 suite.item("sgd_step", points=2, forbid=("torch.optim",), hint="""
+This is torch.optim.SGD's step written by hand (torch.optim is not allowed here): move each parameter
+against its gradient, as ex03's training_loop does for params.
+
+The update must not be recorded (torch.no_grad()) and must change each parameter in place: p = p - ...
+only rebinds the name. Skip the parameters whose .grad is None. Clear the gradients afterwards, because
+backward() adds to them. Return nothing.
+
 Inside `with torch.no_grad():` loop over model.parameters() and, for each p whose p.grad is not None,
-update it in place: p -= learning_rate * p.grad (not p = p - ..., which only rebinds the name). After
-the loop call model.zero_grad(). Return nothing. torch.optim is not allowed here.
+do p -= learning_rate * p.grad. After the loop call model.zero_grad().
 """)
 
 
@@ -143,10 +158,16 @@ def sgd_step_frozen_layer(side: Side) -> object:
 
 # ------------------------------------------------------------------ training_loop
 suite.item("training_loop", points=3, timeout=20.0, hint="""
-ex04's training_loop_val with a module: each epoch train_loss = loss_fn(model(t_u_train), t_c_train)
-(prediction first, target second); the validation loss inside `with torch.no_grad():`; then
-optimizer.zero_grad(), train_loss.backward(), optimizer.step(); append both losses with .item().
-Return (train_losses, val_losses).
+It is ex04's training_loop_val with a module: model(t_u) in place of w * t_u + b, and loss_fn in place
+of the written-out squared error.
+
+Call loss_fn with the prediction first and the target second. The validation loss is computed without a
+graph; backward runs on the training loss only. Both losses use the model from before the epoch's step;
+record them as Python floats.
+
+Each epoch: train_loss = loss_fn(model(t_u_train), t_c_train); the validation loss inside
+`with torch.no_grad():`; then optimizer.zero_grad(), train_loss.backward(), optimizer.step(); append
+both losses with .item(). Return (train_losses, val_losses).
 """)
 
 
@@ -201,8 +222,11 @@ def training_loop_one_epoch(side: Side) -> object:
 
 # ------------------------------------------------------------------ make_sine_data
 suite.item("make_sine_data", points=1, hint="""
-x = torch.linspace(-torch.pi, torch.pi, n) gives n evenly spaced float32 points with both ends
-included; .unsqueeze(1) makes it (n, 1); y = torch.sin(x). Default n=1000.
+torch.linspace gives evenly spaced float32 points with both ends included, and torch.pi is pi. nn
+modules want a column of inputs: (n, 1), not (n,).
+
+x = torch.linspace(-torch.pi, torch.pi, n); .unsqueeze(1) makes it (n, 1); y = torch.sin(x). Default
+n=1000.
 """)
 
 
@@ -228,10 +252,16 @@ def make_sine_data_keyword(side: Side) -> object:
 
 # ------------------------------------------------------------------ fit_curve
 suite.item("fit_curve", points=3, timeout=30.0, forbid=("torch.optim",), kit=("sgd_step",), hint="""
-torch.manual_seed(seed) first; then nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32),
-nn.Tanh(), nn.Linear(32, 1)).to(x.device); loss_fn = nn.MSELoss(); each epoch: loss = loss_fn(model(x), y),
-loss.backward(), sgd_step(model, learning_rate). Return the model. torch.optim is not allowed: use
-your sgd_step (the checks run it, so make sgd_step pass first). With make_sine_data(200), 1000 epochs
+A full-batch training loop like ex03's, with your sgd_step doing the update (torch.optim is not allowed).
+The checks run your sgd_step, so make sgd_step pass first.
+
+The order is part of the recipe, so that the weights are reproducible: seed first, then build the
+five-layer network and move it to x's device, then each epoch: prediction, nn.MSELoss() against y,
+backward, sgd_step.
+
+torch.manual_seed(seed); then nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(),
+nn.Linear(32, 1)).to(x.device); loss_fn = nn.MSELoss(); each epoch: loss = loss_fn(model(x), y),
+loss.backward(), sgd_step(model, learning_rate). Return the model. With make_sine_data(200), 1000 epochs
 and 0.05 the MSE ends below 0.01.
 """)
 

@@ -44,10 +44,15 @@ def raised(call: Callable[[], object]) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ ListDataset
 suite.item("ListDataset", points=2, hint="""
-Subclass torch.utils.data.Dataset. In __init__ keep the list (self.samples = samples); __len__
-returns len(self.samples) (5 samples -> 5, not 4); __getitem__(index) returns self.samples[index]
-unchanged, so negative indices work and an index past the end raises IndexError. PyTorch's
-"Datasets & DataLoaders" tutorial, creating a custom Dataset.
+A Dataset is anything with __len__ and __getitem__ (DLwPT 7.1.2; PyTorch's "Datasets & DataLoaders"
+tutorial, creating a custom Dataset). Subclass torch.utils.data.Dataset and let the list do the work.
+
+Keep the list itself in __init__ (no copy). __len__ answers with its length (5 samples -> 5, not 4);
+__getitem__ returns the stored sample unchanged, so negative indices work and an index past the end
+raises IndexError.
+
+In __init__: self.samples = samples; __len__ returns len(self.samples); __getitem__(index) returns
+self.samples[index].
 """)
 
 
@@ -105,10 +110,17 @@ def list_dataset_in_a_data_loader(side: Side) -> object:
 
 # ------------------------------------------------------------------ LabelMappedDataset
 suite.item("LabelMappedDataset", points=2, hint="""
-In __init__, look at every sample once: keep the positions i whose label int(dataset[i][1]) is a
-key of label_map (self.indices = [...]). __len__ is len(self.indices) (no new scan);
-__getitem__(index) reads x, y = dataset[self.indices[index]] and returns (x, label_map[int(y)]) with
-a Python int label. With labels [0, 1, 2, 3] and {0: 0, 2: 1} you keep 2 samples, labelled 0 and 1.
+A view over another dataset: look at every sample once in __init__, remember the positions to keep, and
+look the samples up on demand.
+
+Keep position i when its label int(dataset[i][1]) is a key of label_map. __len__ is the number of kept
+positions (no new scan); __getitem__ translates an index of the view into an index of the underlying
+dataset and renumbers the label. With labels [0, 1, 2, 3] and {0: 0, 2: 1} you keep 2 samples, labelled
+0 and 1.
+
+self.indices = [i for i in range(len(dataset)) if int(dataset[i][1]) in label_map];
+__len__ is len(self.indices); __getitem__(index) reads x, y = dataset[self.indices[index]] and
+returns (x, label_map[int(y)]) with a Python int label.
 """)
 
 LABELS = [0, 1, 2, 3, 2, 0, 3, 1, 0, 2]
@@ -169,10 +181,16 @@ def label_mapped_scans_once(side: Side) -> object:
 
 # ------------------------------------------------------------------ make_loader
 suite.item("make_loader", points=2, hint="""
-Return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=...). When shuffle is
-True and seed is not None, pass generator=torch.Generator().manual_seed(seed): the loader then owns its
-random numbers, two loaders with the same seed give the same batches, and torch's global random state
-is left alone (do not call torch.manual_seed). Keep the last, smaller batch (no drop_last).
+DataLoader does the batching and the shuffling (DLwPT 7.2.6); for a reproducible shuffle it takes a
+generator= argument.
+
+When shuffle is True and seed is not None, give the loader its own torch.Generator seeded with seed: it
+then owns its random numbers, two loaders with the same seed give the same batches, and torch's global
+random state is left alone (do not call torch.manual_seed). Keep the last, smaller batch (no
+drop_last).
+
+Return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator), where generator
+is torch.Generator().manual_seed(seed) in that case and None otherwise.
 """)
 
 
@@ -252,10 +270,16 @@ def make_loader_seed_without_shuffle(side: Side) -> object:
 
 # ------------------------------------------------------------------ data_iter
 suite.item("data_iter", points=2, hint="""
+A generator function (it yields) in the style of d2l 3.2: shuffle the example indices once with
+torch.randperm, then walk through them batch_size at a time.
+
+Index features and labels with the same slice of the shuffled indices, so that each row keeps its
+label. The last batch may be smaller. Pass the generator to randperm, so that the same seed gives the
+same batches.
+
 num_examples = len(features); indices = torch.randperm(num_examples, generator=generator); then
-for i in range(0, num_examples, batch_size): batch = indices[i: i + batch_size]; yield
-features[batch], labels[batch]. The same index slice for both keeps each row with its label; the
-last batch may be smaller; use the generator so the same seed gives the same batches. d2l 3.2.
+for i in range(0, num_examples, batch_size): batch = indices[i: i + batch_size];
+yield features[batch], labels[batch].
 """)
 
 
@@ -348,9 +372,15 @@ def data_iter_without_generator(side: Side) -> object:
 
 # ------------------------------------------------------------------ synthetic_data
 suite.item("synthetic_data", points=2, hint="""
+y = X w + b + noise (d2l 3.2.1): X from a standard normal distribution, noise with standard deviation
+0.01. torch.normal(mean, std, size, generator=...) draws both.
+
+The order matters for reproducibility: draw X first, then the noise, both from the same generator. X
+and y get w's dtype and device, and y comes out as an (N, 1) column.
+
 X = torch.normal(0, 1, (num_examples, len(w)), generator=generator, dtype=w.dtype) (then move it to
 w's device); y = X @ w + b; add torch.normal(0, 0.01, y.shape, generator=generator, ...) drawn after X;
-return X, y.reshape((-1, 1)). Draw X first, then the noise, from the same generator. d2l 3.2.1.
+return X, y.reshape((-1, 1)).
 """)
 
 
@@ -393,8 +423,10 @@ def synthetic_data_global_rng(side: Side) -> object:
 
 # ------------------------------------------------------------------ linreg
 suite.item("linreg", points=1, hint="""
+One matrix product and one addition (d2l 3.2.3); check that the shapes fit: (B, D) @ (D, 1).
+
 return torch.matmul(X, w) + b: (B, D) @ (D, 1) gives (B, 1), and the (1,) bias broadcasts over the
-batch. d2l 3.2.3.
+batch.
 """)
 
 
@@ -428,8 +460,13 @@ def linreg_one_row_float64(side: Side) -> object:
 
 # ------------------------------------------------------------------ squared_loss
 suite.item("squared_loss", points=1, hint="""
-return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2: one loss per example, shape (B, 1), not summed and
-not averaged. Without the reshape a (B,) y broadcasts against (B, 1) into a (B, B) matrix.
+Half the squared error of each example, not summed and not averaged. Check the shapes first: y may be
+(B,) while y_hat is (B, 1).
+
+Without a reshape a (B,) y broadcasts against (B, 1) into a (B, B) matrix: bring y to y_hat's shape
+before subtracting. The result is (B, 1), one loss per example.
+
+return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2.
 """)
 
 
@@ -460,9 +497,14 @@ def squared_loss_gradient(side: Side) -> object:
 
 # ------------------------------------------------------------------ sgd
 suite.item("sgd", points=2, forbid=("torch.optim",), hint="""
-with torch.no_grad(): for param in params: param -= lr * param.grad / batch_size (in place, so the
-caller's tensors change), then param.grad.zero_(). Divide by batch_size: .grad holds the gradient of
-the summed loss. No torch.optim here. d2l 3.2.5.
+Mini-batch SGD by hand (d2l 3.2.5), without torch.optim: move each parameter against its gradient,
+without autograd recording the update.
+
+Update in place (so that the caller's tensors change) under torch.no_grad(), and divide by batch_size:
+.grad holds the gradient of the summed loss. Then zero each .grad, because backward adds to it.
+
+with torch.no_grad(): for param in params: param -= lr * param.grad / batch_size, then
+param.grad.zero_().
 """)
 
 
@@ -508,12 +550,18 @@ def sgd_two_steps(side: Side) -> object:
 # ------------------------------------------------------------------ train_linreg
 suite.item("train_linreg", points=3, timeout=15.0, forbid=("torch.optim",),
            kit=("data_iter", "linreg", "squared_loss", "sgd"), hint="""
-w = torch.normal(0, 0.01, size=(D, 1), generator=generator) moved to the features' device and
-dtype, then .requires_grad_(); b = torch.zeros(1, requires_grad=True) on that device. For each epoch,
-for X, y in data_iter(batch_size, features, labels, generator): l = squared_loss(linreg(X, w, b), y);
-l.sum().backward(); sgd([w, b], lr, batch_size). Return w.detach(), b.detach(). d2l 3.2. While
-this item is graded, its calls reach the kit's own data_iter, linreg, squared_loss and sgd, so only
-your loop counts.
+d2l 3.2, "Training": the loop is four lines inside two for loops, built from data_iter, linreg,
+squared_loss and sgd. While this item is graded, its calls reach the kit's own versions of those four,
+so only your loop counts.
+
+Create w and b first, on the features' device and dtype, both requiring grad; w is drawn from the
+generator. Then for each epoch and each batch: per-example losses, their .sum(), backward, one sgd step.
+Return both detached.
+
+w = torch.normal(0, 0.01, size=(D, 1), generator=generator) moved to the features' device and dtype,
+then .requires_grad_(); b = torch.zeros(1, requires_grad=True) on that device. For each epoch, for X, y
+in data_iter(batch_size, features, labels, generator): l = squared_loss(linreg(X, w, b), y);
+l.sum().backward(); sgd([w, b], lr, batch_size). Return w.detach(), b.detach().
 """)
 
 
@@ -586,11 +634,18 @@ def train_linreg_uses_only_its_generator(side: Side) -> object:
 
 # ------------------------------------------------------------------ load_cifar_pair
 suite.item("load_cifar_pair", points=3, timeout=15.0, uses=("LabelMappedDataset",), hint="""
+torchvision.datasets.CIFAR10 reads the images from disk (DLwPT 7.1, CIFAR-10); its transform= turns
+each one into a normalised tensor, and your LabelMappedDataset keeps the airplane/bird pair (7.2.1).
+
+Build the transform with transforms.Compose: ToTensor first, then Normalize with the per-channel mean
+and std of the docstring. Never download (download=False). torchvision reports missing data with a
+RuntimeError: catch it and raise FileNotFoundError naming root/cifar-10-batches-py. The checks run your
+own LabelMappedDataset: make it pass first.
+
 transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.4915, 0.4823, 0.4468),
 (0.2470, 0.2435, 0.2616))]); cifar = torchvision.datasets.CIFAR10(root, train=train, download=False,
-transform=transform) inside try/except RuntimeError, re-raised as FileNotFoundError naming
-root/cifar-10-batches-py; return LabelMappedDataset(cifar, label_map). DLwPT 7.1 (CIFAR-10) and
-7.2.1 (the airplane/bird subset). The checks run your own LabelMappedDataset: make it pass first.
+transform=transform) inside try/except RuntimeError, re-raised as FileNotFoundError; return
+LabelMappedDataset(cifar, label_map).
 """)
 
 CIFAR_PER_BATCH = 6

@@ -28,10 +28,15 @@ def probabilities(side: Side, n: int, c: int, dtype: torch.dtype = torch.float32
 
 # ------------------------------------------------------------------ softmax
 suite.item("softmax", points=2, forbid=("softmax",), hint="""
-Subtract each row's maximum first: X_exp = torch.exp(X - X.max(dim=1, keepdim=True).values), then
-divide by X_exp.sum(dim=1, keepdim=True). Use the row's max, not the max of the whole batch (a row of
-[0, -1] next to a row of [1000, 999] would underflow to 0 / 0), and do not change X in place.
-torch.softmax and F.softmax are not allowed here. d2l 3.6.2.
+softmax(x)_j = exp(x_j) / sum_k exp(x_k), row by row (d2l 3.6.2). exp(1000.0) overflows in float32, but
+subtracting each row's maximum first gives the same probabilities safely.
+
+Use the row's max, not the max of the whole batch (a row of [0, -1] next to a row of [1000, 999] would
+underflow to 0 / 0). keepdim=True keeps an (N, 1) shape that broadcasts against (N, C). Do not change X
+in place. torch.softmax and F.softmax are not allowed here: write the formula.
+
+X_exp = torch.exp(X - X.max(dim=1, keepdim=True).values), then divide by
+X_exp.sum(dim=1, keepdim=True).
 """)
 
 
@@ -76,9 +81,14 @@ def softmax_gradient(side: Side) -> object:
 
 # ------------------------------------------------------------------ cross_entropy
 suite.item("cross_entropy", points=2, hint="""
-Pick the probability of the true class in every row, y_hat[range(len(y_hat)), y] (shape (N,)), and
-return -torch.log of it: one loss per example, not averaged. y_hat.gather(1, y.view(-1, 1)) gives
-(N, 1): flatten it to (N,). d2l 3.6.4.
+For example i the loss is -log(y_hat[i, y[i]]) (d2l 3.6.4): pick the probability of the true class in
+every row, then take -log of it.
+
+Pick one entry per row, with a row index and a column index together, or with gather. The result must
+be (N,), one loss per example, not averaged.
+
+return -torch.log(y_hat[range(len(y_hat)), y]). y_hat.gather(1, y.view(-1, 1)) gives (N, 1) instead:
+flatten it to (N,).
 """)
 
 
@@ -120,9 +130,11 @@ def cross_entropy_gradient(side: Side) -> object:
 
 # ------------------------------------------------------------------ accuracy
 suite.item("accuracy", points=1, hint="""
-(y_hat.argmax(dim=1) == y) gives one bool per row; turn them into floats, take the .mean(), and
-return a Python float with .item(): the docstring's example gives 0.5, not tensor(0.5) and not 1
-(the count). d2l 3.6.5.
+A row is correct when its highest score sits at the true label (d2l 3.6.5): argmax along the classes,
+compare with y, and take the fraction that is True.
+
+(y_hat.argmax(dim=1) == y) gives one bool per row; turn them into floats, take the .mean(), and return a
+Python float with .item(): the docstring's example gives 0.5, not tensor(0.5) and not 1 (the count).
 """)
 
 
@@ -152,9 +164,11 @@ def accuracy_small_and_odd(side: Side) -> object:
 
 # ------------------------------------------------------------------ make_fc_classifier
 suite.item("make_fc_classifier", points=1, hint="""
-return nn.Sequential(nn.Linear(in_features, n_hidden), nn.Tanh(), nn.Linear(n_hidden, n_classes)):
-three layers, using the arguments (not 3072/512/2 written in), and no Softmax at the end: the model
-outputs logits. DLwPT 7.2.2, a fully connected model.
+Three layers in an nn.Sequential (DLwPT 7.2.2, a fully connected model): linear, Tanh, linear. Use the
+arguments, not 3072/512/2 written in.
+
+No Softmax at the end: the model outputs logits. return nn.Sequential(nn.Linear(in_features, n_hidden),
+nn.Tanh(), nn.Linear(n_hidden, n_classes)).
 """)
 
 
@@ -178,11 +192,16 @@ def make_fc_classifier_keywords(side: Side) -> object:
 
 # ------------------------------------------------------------------ evaluate
 suite.item("evaluate", points=3, hint="""
-model.eval() first (Dropout off, BatchNorm uses its running statistics), then inside
-`with torch.no_grad():` for inputs, labels in loader: move both .to(device), predicted =
-model(inputs).argmax(dim=1), add (predicted == labels).sum().item() to a count and labels.shape[0] to
-a total. Return count / total as a float (0.0 when total is 0): count examples, do not average the
-batches' accuracies. Leave the model in eval mode. DLwPT 7.2.6, measuring accuracy.
+The accuracy loop of DLwPT 7.2.6, plus model.eval() and .to(device). Count correct examples over the
+whole loader: do not average the batches' accuracies.
+
+Switch to eval mode first (Dropout off, BatchNorm uses its running statistics) and leave the model in
+eval mode. Loop under torch.no_grad(), move each batch to device, and predict the argmax of the logits.
+Return a Python float, 0.0 when there were no examples.
+
+model.eval(); inside `with torch.no_grad():` for inputs, labels in loader: move both .to(device),
+predicted = model(inputs).argmax(dim=1), add (predicted == labels).sum().item() to a count and
+labels.shape[0] to a total. Return count / total (0.0 when total is 0).
 """)
 
 
@@ -247,11 +266,18 @@ def evaluate_moves_batches(side: Side) -> object:
 
 # ------------------------------------------------------------------ make_housing_data
 suite.item("make_housing_data", points=2, hint="""
-Follow the recipe in order: np.random.seed(seed); city then rural with np.random.multivariate_normal;
-data = np.vstack((city, rural)).astype(np.float32); labels (2n, 1) float32, zeros for city then ones
-for rural; idx = np.random.permutation(2 * n) applied to data AND labels; the first 2 * n1 rows train,
-the rest test; torch.from_numpy at the end. The city/rural house data of the Keras custom-training
-chapter this module follows (see the module's docstring).
+Follow the NumPy recipe of the docstring exactly and in order: the seed, then city, then rural, then one
+permutation. Any other order of random draws gives other houses.
+
+Stack city above rural as float32; labels (2n, 1) float32, zeros for city then ones for rural. Shuffle
+data AND labels with the same permutation. The first 2 * n1 rows train, the rest test. Convert with
+torch.from_numpy at the end.
+
+np.random.seed(seed); city then rural with np.random.multivariate_normal;
+data = np.vstack((city, rural)).astype(np.float32); labels from np.zeros / np.ones of shape (n, 1);
+idx = np.random.permutation(2 * n) applied to data AND labels; split; torch.from_numpy at the end.
+The city/rural house data of the Keras custom-training chapter this module follows (see the module's
+docstring).
 """)
 
 
@@ -278,11 +304,18 @@ def make_housing_data_classes(side: Side) -> object:
 
 # ------------------------------------------------------------------ train_logistic
 suite.item("train_logistic", points=3, timeout=15.0, hint="""
-mean = train_x.mean(dim=0); std = train_x.std(dim=0) (unbiased, the default); x = (train_x - mean) /
-std without changing train_x; torch.manual_seed(0); model = nn.Linear(2, 1) on the data's device;
-optimizer = torch.optim.SGD(model.parameters(), lr=lr); loss_fn = nn.BCEWithLogitsLoss(); each epoch:
-zero_grad, loss_fn(model(x), train_y), backward, step. Return (model, mean, std). scikit-learn's
-StandardScaler does NOT give these statistics: it divides by the biased std (N, not N - 1).
+Two parts: standardize with per-feature statistics of the training data, then train a logistic
+regression, nn.Linear(2, 1) giving logits and nn.BCEWithLogitsLoss holding the sigmoid.
+
+Per feature means dim=0, and the std is torch's default (unbiased); do not change train_x. Then seed
+with torch.manual_seed(0), build the model on the data's device, and run `epochs` full-batch SGD steps,
+zeroing the gradients every step. scikit-learn's StandardScaler does NOT give these statistics: it
+divides by the biased std (N, not N - 1).
+
+mean = train_x.mean(dim=0); std = train_x.std(dim=0); x = (train_x - mean) / std; torch.manual_seed(0);
+model = nn.Linear(2, 1) on the data's device; optimizer = torch.optim.SGD(model.parameters(), lr=lr);
+loss_fn = nn.BCEWithLogitsLoss(); each epoch: zero_grad, loss_fn(model(x), train_y), backward, step.
+Return (model, mean, std).
 """)
 
 

@@ -43,11 +43,15 @@ def images(side: Side, batch: int, size: int = 32) -> torch.Tensor:
 
 # ------------------------------------------------------------------ pick_device
 suite.item("pick_device", points=1, hint="""
-Return a torch.device, not a string: torch.device("cuda") when torch.cuda.is_available(), else
-torch.device("mps") when torch.backends.mps.is_available(), else torch.device("cpu"). DLwPT 8.4.3
-("Training on the GPU") builds it in one line. The checks simulate machines with and
-without a GPU, with one GPU of each kind: is_available(), device_count() and torch.accelerator all
-agree, so any of them works, and torch.device("cuda:0") counts as torch.device("cuda").
+DLwPT 8.4.3 ("Training on the GPU") picks the device in one line with a conditional expression; here you
+need two questions: is there CUDA? if not, is there Apple's MPS? Otherwise, the CPU.
+
+Return a torch.device, not a string. The checks simulate machines with and without a GPU, with one GPU
+of each kind: is_available(), device_count() and torch.accelerator all agree, so any of them works, and
+torch.device("cuda:0") counts as torch.device("cuda").
+
+torch.device("cuda") when torch.cuda.is_available(), else torch.device("mps") when
+torch.backends.mps.is_available(), else torch.device("cpu").
 """)
 
 
@@ -101,12 +105,17 @@ def pick_device_without_gpu(side: Side) -> object:
 
 # ------------------------------------------------------------------ Net
 suite.item("Net", points=2, hint="""
-DLwPT 8.3, the network as an nn.Module. In __init__ create exactly conv1 =
-nn.Conv2d(3, 16, kernel_size=3, padding=1), conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1),
-fc1 = nn.Linear(8 * 8 * 8, 32), fc2 = nn.Linear(32, 2) (the names matter: weights are loaded by
-name). In forward: F.max_pool2d(torch.relu(self.conv1(x)), 2), the same with conv2, then
-torch.flatten(out, 1) (keeps the batch dimension), torch.relu(self.fc1(out)), and self.fc2(out)
-with no activation. Shapes: (B, 3, 32, 32) -> (B, 16, 16, 16) -> (B, 8, 8, 8) -> (B, 512) -> (B, 2).
+DLwPT 8.3, the network as an nn.Module: create the layers as attributes in __init__ (after
+super().__init__()) and chain them in forward. The names matter: weights are loaded by name.
+
+Follow the shapes: (B, 3, 32, 32) -> (B, 16, 16, 16) -> (B, 8, 8, 8) -> (B, 512) -> (B, 2). Each
+convolution block is conv, ReLU, then max pooling by 2 (F.max_pool2d needs its kernel size); flatten
+keeping the batch dimension; fc1 with ReLU; fc2 with no activation.
+
+conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1), conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1),
+fc1 = nn.Linear(8 * 8 * 8, 32), fc2 = nn.Linear(32, 2). In forward: F.max_pool2d(torch.relu(self.conv1(x)),
+2), the same with conv2, then torch.flatten(out, 1) (keeps the batch dimension), torch.relu(self.fc1(out)),
+and self.fc2(out) with no activation.
 """)
 
 
@@ -136,11 +145,16 @@ def net_forward_large_values(side: Side) -> object:
 
 # ------------------------------------------------------------------ NetBatchNorm
 suite.item("NetBatchNorm", points=3, hint="""
-DLwPT 8.5.2, batch normalization. With n = n_chans1: conv1 (3 -> n), conv1_batchnorm =
-nn.BatchNorm2d(n), conv2 (n -> n // 2), conv2_batchnorm = nn.BatchNorm2d(n // 2),
-fc1 = nn.Linear(8 * 8 * (n // 2), 32), fc2 = nn.Linear(32, 2). Each block is
-F.max_pool2d(self.conv1_batchnorm(torch.relu(self.conv1(x))), 2): ReLU first, then the batch norm,
-then the pooling. Mind the parentheses in 8 * 8 * (n // 2): with n = 5 that is 128, not 160.
+DLwPT 8.5.2, batch normalization: Net with a width n = n_chans1, and an nn.BatchNorm2d after each
+convolution, sized by that convolution's output channels. The class docstring lists the layers.
+
+Mind the order inside a block: ReLU first, then the batch norm, then the pooling (the book normalizes
+before the activation; here it comes after). Mind the parentheses in 8 * 8 * (n // 2): with n = 5 that
+is 128, not 160.
+
+conv1 (3 -> n), conv1_batchnorm = nn.BatchNorm2d(n), conv2 (n -> n // 2), conv2_batchnorm =
+nn.BatchNorm2d(n // 2), fc1 = nn.Linear(8 * 8 * (n // 2), 32), fc2 = nn.Linear(32, 2). Each block is
+F.max_pool2d(self.conv1_batchnorm(torch.relu(self.conv1(x))), 2).
 """)
 
 
@@ -183,10 +197,14 @@ def netbn_forward_wide(side: Side) -> object:
 
 # ------------------------------------------------------------------ NetDropout
 suite.item("NetDropout", points=2, hint="""
-DLwPT 8.5.2, dropout. Same layers and forward as Net, plus self.p = p; right after
-out = torch.relu(self.fc1(out)) add out = F.dropout(out, p=self.p, training=self.training).
-F.dropout drops by default, so training=self.training is what switches it off after model.eval():
-in eval mode NetDropout must give exactly Net's logits.
+DLwPT 8.5.2, dropout: Net's layers and forward, plus dropout on the hidden activations between fc1 and
+fc2. Store p as self.p.
+
+F.dropout drops by default, even after model.eval(): pass it training=self.training, which
+model.train() and model.eval() switch. In eval mode NetDropout must give exactly Net's logits.
+
+Same layers and forward as Net; right after out = torch.relu(self.fc1(out)) add
+out = F.dropout(out, p=self.p, training=self.training).
 """)
 
 
@@ -242,13 +260,19 @@ def netdropout_zero_p(side: Side) -> object:
 
 # ------------------------------------------------------------------ ResidualBlock
 suite.item("ResidualBlock", points=3, hint="""
-DLwPT 8.5.3, skip connections. conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
-bias=False), bn1, relu = nn.ReLU(), conv2 (out -> out, 3x3, stride 1, padding 1, no bias), bn2,
-downsample = nn.Sequential() or, when stride != 1 or the channel count changes,
-nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-nn.BatchNorm2d(out_channels)). forward: out = relu(bn1(conv1(x))); out = bn2(conv2(out)); return
-relu(out + downsample(x)): the shortcut is added before the last ReLU. ResidualBlock(16, 32, 2)
-maps (4, 16, 32, 32) to (4, 32, 16, 16).
+DLwPT 8.5.3, skip connections: two 3x3 convolutions with batch norm on the main path, plus a shortcut
+that adds the input back. The layer names follow torchvision's ResNet; the class docstring lists them.
+
+The shortcut must have the main path's shape: an empty nn.Sequential() (the identity) when stride is 1
+and the channel count stays the same, otherwise a 1x1 convolution with the same stride plus a
+BatchNorm2d. The shortcut is added before the last ReLU. ResidualBlock(16, 32, 2) maps (4, 16, 32, 32)
+to (4, 32, 16, 16).
+
+conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False), bn1, relu =
+nn.ReLU(), conv2 (out -> out, 3x3, stride 1, padding 1, no bias), bn2, downsample = nn.Sequential() or,
+when stride != 1 or the channel count changes, nn.Sequential(nn.Conv2d(in_channels, out_channels, 1,
+stride=stride, bias=False), nn.BatchNorm2d(out_channels)). forward: out = relu(bn1(conv1(x))); out =
+bn2(conv2(out)); return relu(out + downsample(x)).
 """)
 
 
@@ -296,10 +320,13 @@ def resblock_forward_channels_only(side: Side) -> object:
 
 # ------------------------------------------------------------------ l2_penalty
 suite.item("l2_penalty", points=2, hint="""
-DLwPT 8.5.2, weight penalties: l2_norm = sum(p.pow(2.0).sum() for p in
-model.parameters()), then return l2_lambda * l2_norm. Keep it a tensor (no .item(), no detach) so
-that loss + penalty can be back-propagated: its gradient for a parameter p is 2 * l2_lambda * p.
-Every parameter counts: weights, biases and BatchNorm scales/shifts.
+DLwPT 8.5.2, weight penalties: l2_lambda times the sum of the squares of every parameter. Every
+parameter counts: weights, biases and BatchNorm scales/shifts.
+
+Keep it a tensor (no .item(), no detach) so that loss + penalty can be back-propagated: its gradient for
+a parameter p is 2 * l2_lambda * p.
+
+l2_norm = sum(p.pow(2.0).sum() for p in model.parameters()), then return l2_lambda * l2_norm.
 """)
 
 
@@ -338,11 +365,17 @@ def l2_penalty_frozen_float64(side: Side) -> object:
 
 # ------------------------------------------------------------------ train_epoch
 suite.item("train_epoch", points=3, timeout=10.0, kit=("l2_penalty",), hint="""
-Start with model.train(). For every (inputs, targets) batch: inputs = inputs.to(device) and
-targets = targets.to(device) (assign the result!), loss = loss_fn(model(inputs), targets) +
-l2_penalty(model, l2_lambda), optimizer.zero_grad(), loss.backward(), optimizer.step(), and add
-loss.item() to a running total. Return total / number of batches: the mean over batches, even when
-the last batch is smaller. These checks run your own l2_penalty: make it pass first.
+The body of DLwPT 8.4's training_loop for one epoch, on any device, with your l2_penalty added to the
+loss. These checks run your own l2_penalty: make it pass first.
+
+Start in training mode. .to(device) returns a new tensor: assign the result back (a common pitfall).
+Return the mean over batches (total / number of batches) as a Python float, even when the last batch is
+smaller.
+
+model.train(). For every (inputs, targets) batch: inputs = inputs.to(device) and targets =
+targets.to(device), loss = loss_fn(model(inputs), targets) + l2_penalty(model, l2_lambda),
+optimizer.zero_grad(), loss.backward(), optimizer.step(), and add loss.item() to a running total.
+Return total / number of batches.
 """)
 
 
@@ -403,8 +436,11 @@ def train_epoch_moves_batches(side: Side) -> object:
 
 # ------------------------------------------------------------------ save_weights / load_weights
 suite.item("save_weights", points=1, hint="""
-torch.save(model.state_dict(), path): save the state_dict (a dict of tensors named "0.weight",
-"1.running_mean", ...), not the model object, so it can be loaded with weights_only=True.
+Save what the model has learned, not the model object: its state_dict, a dict of tensors named
+"0.weight", "1.running_mean", ...
+
+torch.save(model.state_dict(), path): a file of tensors only, so it can be loaded with
+weights_only=True.
 """)
 
 
@@ -430,10 +466,15 @@ def save_weights_linear(side: Side) -> object:
 
 
 suite.item("load_weights", points=1, uses=("save_weights",), hint="""
-state_dict = torch.load(path, map_location=device, weights_only=True); model.load_state_dict(state_dict)
-(strict: a file from another architecture must raise RuntimeError); if device is not None,
-model.to(device); and return model itself. The checks load files written by your own save_weights:
-make it pass first.
+The reverse of save_weights: read the dict of tensors with torch.load (tensors only, mapped to device
+while loading), then hand it to the model.
+
+load_state_dict is strict: a file from another architecture must raise RuntimeError, so keep the
+default. When device is not None, move the model there too, and return the model itself. The checks
+load files written by your own save_weights: make it pass first.
+
+state_dict = torch.load(path, map_location=device, weights_only=True);
+model.load_state_dict(state_dict); if device is not None, model.to(device); return model.
 """)
 
 

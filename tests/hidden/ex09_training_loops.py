@@ -36,10 +36,15 @@ def state(side: Side, model: object) -> object:
 
 # ------------------------------------------------------------------ MeanMetric
 suite.item("MeanMetric", points=2, hint="""
-Keep two numbers: the weighted sum (total += float(value) * weight) and the sum of the weights
-(count += weight). result() returns total / count as a Python float, or 0.0 while count is 0;
-reset() sets both back to 0. A tensor value becomes a number with .item(). Example: update(2.0),
-update(torch.tensor(4.0), weight=3) gives result() == 3.5. Deep Learning with Python 7.4 (metrics).
+A weighted mean is a weighted sum divided by the sum of the weights (Deep Learning with Python 7.4,
+metrics). Keep those two numbers.
+
+update adds value * weight to the sum and weight to the count; a tensor value becomes a number with
+.item(). result() divides, as a Python float, or gives 0.0 while count is 0; reset() sets both back
+to 0.
+
+total += float(value) * weight and count += weight; result() = total / count. Example: update(2.0),
+update(torch.tensor(4.0), weight=3) gives result() == 3.5.
 """)
 
 
@@ -100,9 +105,14 @@ def mean_metric_zero_weight(side: Side) -> object:
 
 # ------------------------------------------------------------------ AccuracyMetric
 suite.item("AccuracyMetric", points=2, hint="""
-Count over everything seen: correct += (logits.argmax(dim=1) == targets).sum().item() and
-total += targets.numel(); result() = correct / total as a Python float (0.0 while total is 0).
-Do not average per-batch accuracies: a batch of 5 must count more than a batch of 3.
+Count over everything seen since the last reset: correct predictions and examples. Do not average
+per-batch accuracies: a batch of 5 must count more than a batch of 3.
+
+A row's prediction is its argmax along the class dimension; compare it with targets and count the
+matches as a Python int.
+
+correct += (logits.argmax(dim=1) == targets).sum().item() and total += targets.numel(); result() =
+correct / total as a Python float (0.0 while total is 0).
 """)
 
 
@@ -155,11 +165,16 @@ def accuracy_metric_batch_of_one(side: Side) -> object:
 
 # ------------------------------------------------------------------ train_step
 suite.item("train_step", points=3, timeout=20.0, hint="""
-In this order: model.train(); optimizer.zero_grad(); logits = model(inputs);
-loss = loss_fn(logits, targets); loss.backward(); optimizer.step(). If metrics is given:
-metrics["loss"].update(loss.item(), weight=targets.shape[0]) and
-metrics["accuracy"].update(logits.detach(), targets). Return loss.item(). The checks give the model
-leftover gradients and leave it in eval mode beforehand, so every step of the list matters.
+Keras's train_step in PyTorch: training mode on, then clear the old gradients, forward, loss, backward,
+step. The checks give the model leftover gradients and leave it in eval mode beforehand, so every step
+matters.
+
+When metrics is given, update the loss metric with the loss weighted by the batch size, and the
+accuracy metric with the detached logits and the targets. Return the loss as a Python float.
+
+In this order: model.train(); optimizer.zero_grad(); logits = model(inputs); loss = loss_fn(logits,
+targets); loss.backward(); optimizer.step(). If metrics is given: metrics["loss"].update(loss.item(),
+weight=targets.shape[0]) and metrics["accuracy"].update(logits.detach(), targets). Return loss.item().
 """)
 
 
@@ -214,10 +229,15 @@ def train_step_adam_without_metrics(side: Side) -> object:
 
 # ------------------------------------------------------------------ test_step
 suite.item("test_step", points=2, timeout=10.0, hint="""
+Evaluate without changing anything: model.eval() alone still records gradients, and torch.no_grad()
+alone still updates BatchNorm's running statistics, so use both.
+
+eval() makes BatchNorm use (and not update) its running statistics; no_grad() stops autograd from
+recording. No zero_grad, backward or step here. Update the metrics like train_step (loss weighted by
+targets.shape[0]) and return loss.item().
+
 model.eval(), then compute logits = model(inputs) and loss = loss_fn(logits, targets) inside
-`with torch.no_grad():`. eval() makes BatchNorm use (and not update) its running statistics;
-no_grad() stops autograd from recording. No zero_grad, backward or step here. Update the metrics
-like train_step (loss weighted by targets.shape[0]) and return loss.item().
+`with torch.no_grad():`.
 """)
 
 
@@ -262,10 +282,17 @@ def test_step_plain_model(side: Side) -> object:
 
 # ------------------------------------------------------------------ count_parameters
 suite.item("count_parameters", points=2, hint="""
-trainable = sum(p.numel() for p in model.parameters() if p.requires_grad); non-trainable = the
-frozen parameters (requires_grad False) plus the floating-point buffers (b.is_floating_point()
-for b in model.buffers()): BatchNorm's running_mean and running_var, but not the integer
-num_batches_tracked. Return a tuple of two Python ints: Linear(2, 3) + BatchNorm1d(3) gives (15, 6).
+Trainable weights are parameters with requires_grad; non-trainable ones are the frozen parameters plus
+the floating-point buffers a layer keeps as state. Look at model.parameters(), model.buffers(),
+Tensor.numel() and Tensor.is_floating_point().
+
+Count elements (numel), not tensors. BatchNorm's running_mean and running_var are non-trainable; its
+integer num_batches_tracked is not a weight. Return a tuple of two Python ints: Linear(2, 3) +
+BatchNorm1d(3) gives (15, 6).
+
+trainable = sum(p.numel() for p in model.parameters() if p.requires_grad); non-trainable = the frozen
+parameters (requires_grad False) plus the floating-point buffers (b.is_floating_point() for b in
+model.buffers()).
 """)
 
 
@@ -301,12 +328,19 @@ def count_parameters_plain_and_frozen(side: Side) -> object:
 
 # ------------------------------------------------------------------ fit
 suite.item("fit", points=3, timeout=20.0, uses=("MeanMetric", "AccuracyMetric", "train_step", "test_step"), hint="""
+A small Keras fit(): each epoch, reset the metrics, train on every batch, validate on every batch, and
+record four numbers. These checks run your own MeanMetric, AccuracyMetric, train_step and test_step:
+make those pass first.
+
+Early stopping with best weights: remember a snapshot of the weights of the epoch with the lowest
+val_loss (only strictly lower counts), count the epochs without improvement, and put the best weights
+back at the end. state_dict() alone returns tensors that keep changing with the model: copy it.
+
 Each epoch: reset the metrics, train_step over every train batch, test_step over every validation
 batch, append the four results to the history. Keep best_val_loss (start at infinity) and
-best_state = copy.deepcopy(model.state_dict()) of the best epoch; only a strictly lower val_loss
-counts and resets the counter of epochs without improvement; stop when that counter reaches
-patience. After the loop (early stop or not), model.load_state_dict(best_state). These checks run
-your own MeanMetric, AccuracyMetric, train_step and test_step: make those pass first.
+best_state = copy.deepcopy(model.state_dict()) of the best epoch; only a strictly lower val_loss counts
+and resets the counter of epochs without improvement; stop when that counter reaches patience. After the
+loop (early stop or not), model.load_state_dict(best_state).
 """)
 
 # Fixed data and seeds: with lr=1.0 the validation loss of this problem is, per epoch,
