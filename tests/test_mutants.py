@@ -17,20 +17,30 @@ MUTANTS_DIR = Path(__file__).parent / "mutants"
 
 
 def _cases() -> list:
+    """(module, variant, whole module?) per variant. The first mutant of each item and every equivalent are graded
+    on the whole module, which shows that a mistake in an item costs points nowhere but where it should; the
+    item's other mutants change the same function body, so they are graded on the items that can feel it (the
+    item and those that run it deliberately), which keeps this file's run to minutes."""
     cases = []
     for path in sorted(MUTANTS_DIR.glob("ex*.py")):
         definitions = importlib.import_module(f"tests.mutants.{path.stem}")
+        seen: set[str] = set()
         for mutant in definitions.MUTANTS:
-            cases.append(pytest.param(path.stem, mutant, id=f"{path.stem}:{mutant.item}:{mutant.description}"))
+            cases.append(pytest.param(path.stem, mutant, mutant.item not in seen,
+                                      id=f"{path.stem}:{mutant.item}:{mutant.description}"))
+            seen.add(mutant.item)
         for equivalent in definitions.EQUIVALENTS:
-            cases.append(pytest.param(path.stem, equivalent, id=f"{path.stem}:equivalent:{equivalent.description}"))
+            cases.append(pytest.param(path.stem, equivalent, True,
+                                      id=f"{path.stem}:equivalent:{equivalent.description}"))
     return cases
 
 
-def _grade_variant(grading_service, modules, tmp_path: Path, module_name: str, find: str, replace: str):
+def _grade_variant(grading_service, modules, tmp_path: Path, module_name: str, find: str, replace: str,
+                   items: list[str] | None = None):
     source = (catalogue.SOLUTIONS_DIR / f"{module_name}.py").read_text(encoding="utf-8")
     (tmp_path / f"{module_name}.py").write_text(apply(source, find, replace), encoding="utf-8")
-    selection = catalogue.select([module_name], modules)
+    number = module_name.split("_", 1)[0]
+    selection = catalogue.select([f"{number}.{item}" for item in items] if items else [module_name], modules)
     report = grading_service.grade(tmp_path, selection)
     return {item.name: item for item in report.exercises[0].items}
 
@@ -42,9 +52,23 @@ def test_most_mutants_record_the_likely_mistake_their_feedback_must_name():
     assert len(named) >= 0.8 * len(mutants), f"only {len(named)} of {len(mutants)} mutants record a likely mistake"
 
 
-@pytest.mark.parametrize(("module_name", "variant"), _cases())
-def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, module_name, variant):
-    items = _grade_variant(grading_service, modules, tmp_path, module_name, variant.find, variant.replace)
+def _used_by(suite, name: str) -> set[str]:
+    """The items whose student versions ``name``'s checks run (``uses=``), directly or not."""
+    found: set[str] = set()
+    frontier = set(suite.items[name].uses)
+    while frontier:
+        found |= frontier
+        frontier = {used for item in frontier for used in suite.items[item].uses} - found
+    return found
+
+
+@pytest.mark.parametrize(("module_name", "variant", "whole_module"), _cases())
+def test_a_variant_is_graded_as_its_kind(grading_service, modules, tmp_path, module_name, variant, whole_module):
+    graded = None
+    if not whole_module:  # the item, the items it runs (their verdicts shape its feedback), and those that run it
+        suite = load_suite(module_name)
+        graded = sorted({variant.item, *_used_by(suite, variant.item), *variant.also, *suite.users_of(variant.item)})
+    items = _grade_variant(grading_service, modules, tmp_path, module_name, variant.find, variant.replace, graded)
     if isinstance(variant, Mutant):
         broken = items[variant.item]
         assert broken.score < broken.max_score, f"the mutant '{variant.description}' kept full marks"
