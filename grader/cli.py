@@ -56,7 +56,7 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
     from grader import sandbox
 
     try:
-        result = engine.grade(folder, selection, chosen_device)
+        result = engine.grade(folder, selection, chosen_device, store=_reference_store())
     except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
     if result.isolation == "reduced" and sandbox.forced_tier() is None:
@@ -69,6 +69,14 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
         click.echo(report.render_terminal(result))
     if fail_under is not None and result.score < fail_under:
         sys.exit(1)
+
+
+def _reference_store() -> object:
+    """The on-disk store of reference results for the student's loop (None when GRADE_CACHE_DIR=off)."""
+    from grader import reference_store
+
+    folder = reference_store.default_folder()
+    return reference_store.ReferenceStore(folder) if folder is not None else None
 
 
 def _catalogue() -> list[catalogue.ModuleInfo]:
@@ -309,7 +317,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> N
     click.echo("Starting the grader (importing torch once)...")
     stop = threading.Event()
     try:
-        with engine.GradingService(chosen_device) as service:
+        with engine.GradingService(chosen_device, store=_reference_store()) as service:
             watcher = watch_module.Watcher(folder, selection.modules, service, click.echo,
                                            record_progress=submission is None)
             if exercises:

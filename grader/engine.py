@@ -35,6 +35,7 @@ from grader.compare import difference, leaves, normalize
 from grader.guards import forbidden_calls
 from grader.kit_versions import KitVersionServer
 from grader.mistakes import LIKELY, Mistakes, WithMistake
+from grader.reference_store import ReferenceStore
 from grader.remote import (
     DEFAULT_MEMORY_LIMIT,
     Call,
@@ -130,23 +131,56 @@ def load_reference(module_name: str) -> ModuleType:
 class ReferenceCache:
     """Expected observations, computed once per check and device, shared by a whole batch."""
 
-    def __init__(self, on_first_miss: Callable[[ReferenceCache], None] | None = None) -> None:
+    def __init__(self, on_first_miss: Callable[[ReferenceCache], None] | None = None,
+                 store: ReferenceStore | None = None) -> None:
         """``on_first_miss`` is called once, when a result is first missing (a batch job loads the
-        results its parent computes meanwhile; submissions that need none never wait for them)."""
+        results its parent computes meanwhile; submissions that need none never wait for them).
+        ``store`` keeps results on disk between runs (the student's loop; see :mod:`grader.reference_store`)."""
         self._values: dict[tuple[str, str], object] = {}
         self._lock = threading.RLock()
         self._stored: dict[str, object] | None = None
         self._on_first_miss = on_first_miss
+        self._store = store if catalogue.has_hidden_suites() else None  # a handout's results are data already
+        self._read_from_store: set[tuple[str, str]] = set()
+        self._unsaved: set[tuple[str, str]] = set()
+
+    def preload(self, module: str, device: torch.device) -> None:
+        """Read the module's stored results, if there is a store and they were not read yet (before any
+        submission's code runs)."""
+        with self._lock:
+            if self._store is None or (module, str(device)) in self._read_from_store:
+                return
+            self._read_from_store.add((module, str(device)))
+            for name, value in self._store.load(module, device).items():
+                self._values.setdefault((name, str(device)), _to_device(value, device))
+
+    def save(self) -> None:
+        """Write the results computed since the last save into the store (nothing without one)."""
+        with self._lock:
+            if self._store is None:
+                return
+            for module, device in sorted(self._unsaved):
+                names = {name: value for (name, where), value in self._values.items()
+                         if where == device and _module_of(name) == module}
+                self._store.save(module, torch.device(device), names)
+            self._unsaved.clear()
+
+    def _computed(self, key: tuple[str, str], value: object) -> object:
+        self._values[key] = value
+        if self._store is not None:
+            self._unsaved.add((_module_of(key[0]), key[1]))
+        return value
 
     def expected(self, check: Check, item: Item, device: torch.device) -> object:
         key = (check.qualified_name, str(device))
         with self._lock:
+            self.preload(check.module, device)
             if key not in self._values and self._on_first_miss is not None:
                 on_first_miss, self._on_first_miss = self._on_first_miss, None
                 on_first_miss(self)
             if key not in self._values:
                 if catalogue.has_hidden_suites():
-                    self._values[key] = self._run(check, item, device)
+                    self._computed(key, self._run(check, item, device))
                 else:
                     self._values[key] = self._from_handout(check, device)
             return self._values[key]
@@ -229,9 +263,12 @@ class ReferenceCache:
         which has no reference, read from what ``grade release`` stored under ``prefix``)."""
         key = (f"{prefix}{check.qualified_name}", str(device))
         with self._lock:
+            self.preload(check.module, device)
             if key not in self._values:
-                self._values[key] = compute() if catalogue.has_hidden_suites() else \
-                    self._from_handout(check, device, prefix, default=in_handout_without)
+                if catalogue.has_hidden_suites():
+                    self._computed(key, compute())
+                else:
+                    self._values[key] = self._from_handout(check, device, prefix, default=in_handout_without)
             return self._values[key]
 
     def _measure_conditioning(self, check: Check, item: Item, device: torch.device) -> dict[str, float]:
@@ -268,6 +305,11 @@ class ReferenceCache:
                 raise
             raise KitError(f"the reference solution fails its own check {check.qualified_name}: "
                            f"{type(error).__name__}: {error}") from error
+
+
+def _module_of(name: str) -> str:
+    """``ex02_gradient_descent`` for ``ex02_gradient_descent.check`` and ``mistakes::ex02_gradient_descent.check``."""
+    return name.rsplit("::", 1)[-1].split(".", 1)[0]
 
 
 MISTAKES_KEY = "mistakes::"  # stored results of a check's catalogued mistakes: [[sentence, kind, what], ...]
@@ -714,10 +756,10 @@ class GradingService:
 
     def __init__(self, device: torch.device, cache: ReferenceCache | None = None,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, allow_reduced: bool = True,
-                 probe_only: bool = False) -> None:
+                 probe_only: bool = False, store: ReferenceStore | None = None) -> None:
         torch.set_num_threads(1)  # the reference side's small computations; workers take the other cores
         self.device = device
-        self.cache = cache or ReferenceCache()
+        self.cache = cache or ReferenceCache(store=store)
         self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
         self._staged = itertools.count(1)
         self._untouched = UntouchedModules()
@@ -752,6 +794,7 @@ class GradingService:
             for module in selection.modules:
                 load_suite(module.name)
                 load_reference(module.name)
+                self.cache.preload(module.name, self.device)
         stage_name = f"s{next(self._staged)}"
         stage = self.zygote.places.staging / stage_name
         stage.mkdir(mode=0o700)
@@ -771,6 +814,7 @@ class GradingService:
             exercises = [known[m.name] for m in selection.modules]
         finally:
             files.remove_tree(str(stage))
+            self.cache.save()
         return report.GradeReport(name or str(submission), str(self.device), exercises, problems=problems,
                                   isolation=self.isolation,
                                   output_bytes=grader_.output_total,
@@ -808,7 +852,7 @@ def probe_isolation(device: torch.device, allow_reduced: bool) -> str:
 
 
 def grade(submission: Path, selection: catalogue.Selection, device: torch.device,
-          allow_reduced: bool = True) -> report.GradeReport:
+          allow_reduced: bool = True, store: ReferenceStore | None = None) -> report.GradeReport:
     """Grade one submission folder: the whole pipeline behind ``grade check``.
 
     Should the grading machinery itself fail half way (a submission that, with reduced isolation,
@@ -816,7 +860,7 @@ def grade(submission: Path, selection: catalogue.Selection, device: torch.device
     """
     for attempt in (1, 2):
         try:
-            with GradingService(device, allow_reduced=allow_reduced) as service:
+            with GradingService(device, allow_reduced=allow_reduced, store=store) as service:
                 return service.grade(submission, selection)
         except GraderUnavailable:
             if attempt == 2:
