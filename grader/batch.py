@@ -30,6 +30,11 @@ are not submissions) under names the grader generates, never derived from a subm
 ``expected.data`` and one fresh ``copies/<pid>-<n>-<random>/`` per grading attempt, removed
 afterwards (what a worker made unremovable is left behind, never reused). Report, feedback and
 state files are named by :func:`file_keys`. One batch at a time per ``OUT``.
+
+An ``OUT`` that already holds a gradebook (``grades.csv`` or ``reports/``) is continued only with
+``resume`` and replaced only with ``force``; without either the batch refuses before it changes
+anything. Each report carries its provenance (:func:`gradebook.provenance`), ``OUT/gradebook.json``
+that of ``grades.csv``; files are created readable as the umask allows (see :mod:`grader.gradebook`).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ import time
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -61,12 +66,16 @@ from grader import catalogue, engine, gradebook, sandbox, submissions
 from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
 from grader.files import remove_tree
 from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
-from grader.report import GradeReport, report_from_dict
+from grader.report import SCHEMA_VERSION, GradeReport, report_from_dict
 
 INTERNAL_DIR = ".grader"
 """The grader's own folder in ``OUT``: a hidden name, which :func:`submissions.discover` never returns."""
 EXPECTED_FILE = "expected.data"
 COPIES_DIR = "copies"
+GRADEBOOK_MARKS = ("grades.csv", "reports")
+"""What makes ``OUT`` hold a gradebook: a batch then needs ``--resume`` or ``--force``."""
+GRADEBOOK_PARTS = ("grades.csv", "gradebook.json", "summary.json", "reports", "feedback", ".state", INTERNAL_DIR)
+"""Everything a batch writes in ``OUT``: what ``--force`` removes (nothing else in ``OUT`` is touched)."""
 WATCHDOG_FACTOR = 4.0
 DEFAULT_TIME_LIMIT = 4 * 3600.0
 START_ALLOWANCE = 600.0  # for a job to announce the submission it was handed (its service may be starting)
@@ -201,7 +210,8 @@ class Batch:
 
     def __init__(self, source: Path, out: Path, selection: catalogue.Selection, device: torch.device,
                  jobs: int, resume: bool, progress_stream: TextIO = sys.stderr,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT, allow_unsandboxed: bool = False) -> None:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, allow_unsandboxed: bool = False,
+                 force: bool = False) -> None:
         self.memory_limit = memory_limit
         self.allow_unsandboxed = allow_unsandboxed
         self.isolation = "unknown"
@@ -211,6 +221,9 @@ class Batch:
         self.device = device
         self.jobs = max(1, jobs)
         self.resume = resume
+        self.force = force
+        self.public_checks_only = False  # set by run(): True in a student handout (no hidden suites)
+        self.started_at = ""
         self.progress_stream = progress_stream
         self.reports_dir = out / "reports"
         self.feedback_dir = out / "feedback"
@@ -228,9 +241,17 @@ class Batch:
     # ------------------------------------------------------------ pipeline
     def run(self) -> dict:
         """Grade every submission not already reported; write the gradebook and the summary; return it."""
+        self._check_out()
         entries = self._entries()
         # before anything is written: refuses (UsageError) when only reduced isolation works here
         self.isolation = probe_isolation(self.device, self.allow_unsandboxed)
+        if self.force:
+            self._remove_gradebook()
+        self.started_at = gradebook.utc_now()
+        self.public_checks_only = not catalogue.has_hidden_suites()
+        if self.public_checks_only:
+            self.progress_stream.write("Note: this kit is a student handout (no hidden suites): grading with the "
+                                       "public checks only.\n")
         if self.isolation == "uid":  # workers run as other uids: they must not read other students' reports
             self.out.mkdir(parents=True, exist_ok=True)
             sandbox.deny_other_users(self.out)
@@ -253,11 +274,32 @@ class Batch:
                     self._write_gradebook()
                 raise
         self._write_gradebook()
-        data = gradebook.summary([(r.name, r.report, r.status) for r in self.rows.values()])
+        data = gradebook.summary([(r.name, r.report, r.status) for r in self.rows.values()],
+                                 max_score=sum(self.max_scores.values()), public_checks_only=self.public_checks_only)
         data["skipped_by_resume"] = len(entries) - len(todo)
         data["isolation"] = self.isolation
         gradebook.save_json(self.out / "summary.json", data)
         return data
+
+    def _check_out(self) -> None:
+        """Refuse (UsageError, nothing changed) to overwrite a gradebook in ``OUT`` unless told how."""
+        if self.resume and self.force:
+            raise catalogue.UsageError("--resume continues the gradebook in OUT and --force replaces it: give one "
+                                       "of them, not both")
+        found = [name for name in GRADEBOOK_MARKS if os.path.lexists(self.out / name)]
+        if found and not self.resume and not self.force:
+            raise catalogue.UsageError(
+                f"--out {self.out} already holds a gradebook ({' and '.join(found)}) and nothing was changed. Add "
+                "--resume to continue it (what is graded is kept, the rest graded), or --force to replace it (its "
+                "grades.csv, gradebook.json, summary.json, reports/, feedback/ and .state/ are removed first), or "
+                "name another --out folder.")
+
+    def _remove_gradebook(self) -> None:
+        """``--force``: remove what an earlier batch wrote in ``OUT`` (only that)."""
+        for name in GRADEBOOK_PARTS:
+            if not remove_tree(self.out / name):
+                raise catalogue.UsageError(f"--force: {self.out / name} could not be removed; remove it yourself, "
+                                           "then run the same command again")
 
     def _entries(self) -> list[submissions.Submission]:
         """The submissions, less ``OUT`` itself should it lie in the submissions folder."""
@@ -312,9 +354,12 @@ class Batch:
                                                              "has_report": row.report is not None})
 
     def _write_gradebook(self) -> None:
+        """``grades.csv``, then ``gradebook.json`` (its provenance: written at the same moment)."""
         rows = [(r.name, r.report, r.status) for r in self.rows.values()]
         gradebook.write_atomically(self.out / "grades.csv",
                                    gradebook.gradebook_csv(rows, self.module_names, self.max_scores))
+        gradebook.save_json(self.out / "gradebook.json", gradebook.gradebook_metadata(
+            self.started_at, self.module_names, self.public_checks_only, self.isolation, str(self.device)))
 
     def _restore(self, name: str, key: str) -> Row | None:
         """The saved row of ``name`` (``--resume``), or None when it must be graded: none, stale, or a grader error."""
@@ -324,15 +369,39 @@ class Batch:
                 return None
             report = None
             if state["has_report"]:
-                report = report_from_dict(json.loads((self.reports_dir / f"{key}.json").read_text(encoding="utf-8")))
-                if [e.name for e in report.exercises] != self.module_names:
+                data = json.loads((self.reports_dir / f"{key}.json").read_text(encoding="utf-8"))
+                if data.get("schema") != SCHEMA_VERSION:
+                    return None  # written by another version of the kit: graded again, with provenance
+                report = report_from_dict(data)
+                if [e.name for e in report.exercises] != self.module_names or \
+                        report.public_checks_only != self.public_checks_only:
                     return None
             return Row(name, report, str(state["status"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
 # ---------------------------------------------------------------- inside a job process
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM until a row's files are all written, then raise KeyboardInterrupt.
+
+    A row is saved once its ``.state`` file, written after its report and feedback, exists; an interrupt
+    in between would leave a report that ``--resume`` grades again. Python-level handlers, not a signal
+    mask: the job's other threads would take a masked process-wide signal for the main thread anyway.
+    """
+    arrived: list[int] = []
+    previous = {number: signal.signal(number, lambda received, _frame: arrived.append(received))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if arrived:
+        raise KeyboardInterrupt
+
+
 class _GradingJob:
     """One job process's work: a grading service, submissions from the parent, a row back for each.
 
@@ -356,7 +425,8 @@ class _GradingJob:
                 return
             self.connection.send(("started", task.name))
             row = self.grade(task)
-            self.batch.save(row, task.key)
+            with _interrupts_deferred():
+                self.batch.save(row, task.key)
             report_data = row.report.to_dict() if row.report is not None else None
             self.connection.send(("done", row.name, row.status, report_data))
 
@@ -393,9 +463,11 @@ class _GradingJob:
                                             "submit a plain .zip")
             if not prepared.modules:
                 return Row(task.name, None, "empty")
+            digests = gradebook.module_digests(prepared.folder, self.batch.module_names)  # before any code runs
             report = self._service(task.name).grade(prepared.folder, self.batch.selection, name=task.name)
         finally:
             remove_tree(copy)
+        report.provenance = gradebook.provenance(digests)
         status = "ok" if not report.problems else "ok (" + "; ".join(report.problems) + ")"
         return Row(task.name, report, status)
 

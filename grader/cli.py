@@ -148,13 +148,14 @@ def list_items() -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for grades.csv and reports.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel graders [default: cores].")
 @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)
-@click.option("--resume", is_flag=True, help="Skip submissions whose report already exists in OUT.")
+@click.option("--resume", is_flag=True, help="Continue the gradebook in OUT: skip submissions already reported.")
+@click.option("--force", is_flag=True, help="Replace the gradebook already in OUT (its grades.csv, reports...).")
 @click.option("--memory-limit", type=click.FloatRange(min=0.25), default=4.0, show_default=True,
               help="GiB of resident memory a worker may use before it is stopped.")
 @click.option("--allow-unsandboxed", is_flag=True,
               help="Grade even where only reduced isolation works (students' code then runs as you).")
 def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: int | None, device: str,
-          resume: bool, memory_limit: float, allow_unsandboxed: bool) -> None:
+          resume: bool, force: bool, memory_limit: float, allow_unsandboxed: bool) -> None:
     """Grade every submission (a folder or .zip each) in SUBMISSIONS into OUT."""
     from grader import batch as batch_module
     from grader import engine, gradebook, sandbox
@@ -169,7 +170,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     selection, chosen_device = _selection_and_device(exercises, device)
     run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
                              jobs or batch_module.default_jobs(), resume, memory_limit=int(memory_limit * 2**30),
-                             allow_unsandboxed=allow_unsandboxed)
+                             allow_unsandboxed=allow_unsandboxed, force=force)
     try:
         data = run.run()
     except catalogue.UsageError as error:

@@ -1,15 +1,23 @@
-"""What a batch writes: the CSV gradebook, per-student feedback, the class summary. All atomic."""
+"""What a batch writes: the CSV gradebook, per-student feedback, the class summary, provenance. All atomic.
+
+Every file is created with mode ``0o666`` less the process umask (``0o644`` under the usual ``022``): the
+instructor shares the gradebook with TAs by ordinary permissions, and no file written here is ever
+executable, whatever a submission put in it.
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime
+import hashlib
 import io
 import json
 import os
+import secrets
 import statistics
-import tempfile
 from pathlib import Path
 
+import grader
 from grader.report import GradeReport, _points
 
 GRADER_ERROR = "grader_error"
@@ -26,10 +34,28 @@ def is_grader_error(status: str) -> bool:
     return status == GRADER_ERROR or status.startswith(f"{GRADER_ERROR}:")
 
 
+FILE_MODE = 0o666
+"""The mode files are created with, less the umask: readable as the umask allows, never executable."""
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a truncated file."""
+    """Write ``text`` to ``path`` through a temporary file and a rename: never a truncated file.
+
+    The temporary file is created with :data:`FILE_MODE` (the kernel applies the umask), not
+    ``mkstemp``'s owner-only ``0o600``; ``O_EXCL`` and ``O_NOFOLLOW`` keep its random name from being
+    one planted beforehand.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}"
+        try:
+            handle = os.open(temporary, flags, FILE_MODE)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name for {path} in {path.parent}")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
@@ -46,25 +72,42 @@ def write_atomically(path: Path, text: str) -> None:
 
 def gradebook_csv(rows: list[tuple[str, GradeReport | None, str]], module_names: list[str],
                   max_scores: dict[str, float]) -> str:
-    """``submission,score,max_score,<module>...,status`` sorted by submission name.
+    """``submission,score,max_score,<module>...,status,percent`` sorted by submission name.
 
-    A ``grader_error`` row has blank score cells (not 0): the grader failed, the student was not graded.
+    ``percent`` is ``score / max_score * 100`` with two decimals; it comes last so that a reader that
+    takes the other columns by name or by position reads them as before. A ``grader_error`` row has
+    blank score and percent cells (not 0): the grader failed, the student was not graded. A row with
+    no report (``empty``, ``rejected: ...``) scores 0, as :func:`summary` counts it.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *module_names, "status"])
+    writer.writerow(["submission", "score", "max_score", *module_names, "status", "percent"])
     total_max = sum(max_scores[m] for m in module_names)
     for name, report, status in sorted(rows, key=lambda row: row[0]):
         if is_grader_error(status):
-            writer.writerow([name, "", _points(total_max), *["" for _ in module_names], status])
+            writer.writerow([name, "", _points(total_max), *["" for _ in module_names], status, ""])
             continue
         if report is None:
-            writer.writerow([name, 0, _points(total_max), *[0 for _ in module_names], status])
+            writer.writerow([name, 0, _points(total_max), *[0 for _ in module_names], status,
+                             percent(0.0, total_max)])
             continue
         per_module = {e.name: e.score for e in report.exercises}
         writer.writerow([name, _points(report.score), _points(report.max_score),
-                         *[_points(per_module.get(m, 0.0)) for m in module_names], status])
+                         *[_points(per_module.get(m, 0.0)) for m in module_names], status,
+                         percent(report.score, report.max_score)])
     return buffer.getvalue()
+
+
+def percent(score: float, max_score: float) -> str:
+    """``score / max_score * 100`` with two decimals (``"87.50"``); blank when nothing could be scored."""
+    return f"{100.0 * score / max_score:.2f}" if max_score > 0 else ""
+
+
+def row_score(report: GradeReport | None, status: str) -> float | None:
+    """A row's score as ``grades.csv`` states it: the report's, 0 without one, None for a grader error."""
+    if is_grader_error(status):
+        return None
+    return report.score if report is not None else 0.0
 
 
 def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str:
@@ -103,13 +146,16 @@ def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def summary(rows: list[tuple[str, GradeReport | None, str]]) -> dict:
+def summary(rows: list[tuple[str, GradeReport | None, str]], max_score: float | None = None,
+            public_checks_only: bool = False) -> dict:
     """Class statistics: count, mean and median score, per-item pass rates, troubled submissions.
 
-    Only ``ok`` rows count in the statistics; ``grader_errors`` lists the rows the grader failed on.
+    The mean and median are over every row scored in ``grades.csv``: an ``empty`` or ``rejected``
+    submission counts as the 0 it scores there. Only ``grader_errors`` (blank in the gradebook) are left
+    out. Pass rates are over the submissions that have a report.
     """
-    graded = [(name, report) for name, report, status in rows if report is not None and status == "ok"]
-    scores = [report.score for _, report in graded]
+    scores = [score for _, report, status in rows if (score := row_score(report, status)) is not None]
+    graded = [(name, report) for name, report, status in rows if report is not None and not is_grader_error(status)]
     pass_counts: dict[str, list[int]] = {}
     troubled: dict[str, list[str]] = {"timeout": [], "crashed": []}
     for name, report in graded:
@@ -121,25 +167,39 @@ def summary(rows: list[tuple[str, GradeReport | None, str]]) -> dict:
                 counts[1] += 1
                 if item.status in troubled and name not in troubled[item.status]:
                     troubled[item.status].append(name)
+    if max_score is None and graded:
+        max_score = graded[0][1].max_score
     return {
         "submissions": len(rows),
         "graded": len(graded),
-        "not_graded": sorted([name for name, report, status in rows if status != "ok"]),
+        "scored": len(scores),
+        "not_graded": sorted(name for name, report, status in rows if report is None),
         "mean_score": round(statistics.fmean(scores), 4) if scores else None,
         "median_score": round(statistics.median(scores), 4) if scores else None,
-        "max_score": graded[0][1].max_score if graded else None,
+        "max_score": max_score if scores else None,
         "pass_rates": {key: round(p / n, 4) for key, (p, n) in pass_counts.items()},
         "timed_out": sorted(troubled["timeout"]),
         "crashed": sorted(troubled["crashed"]),
         "grader_errors": sorted(name for name, _, status in rows if is_grader_error(status)),
+        "public_checks_only": public_checks_only,
     }
+
+
+PUBLIC_CHECKS_ONLY = ("PUBLIC CHECKS ONLY: this kit is a student handout (it has no hidden suites), so every score "
+                      "in this gradebook comes from the public checks students run themselves. For final grades, "
+                      "run `grade batch` from the full instructor kit.")
 
 
 def summary_text(data: dict) -> str:
     """The short summary printed at the end of a batch."""
     lines = [f"Graded {data['graded']} of {data['submissions']} submissions."]
+    if data.get("public_checks_only"):
+        lines.append(PUBLIC_CHECKS_ONLY)
     if data["mean_score"] is not None:
-        lines.append(f"Mean score {data['mean_score']:g} / {data['max_score']:g}, median {data['median_score']:g}.")
+        without_report = data.get("scored", data["graded"]) - data["graded"]
+        counted = f" ({without_report} empty or rejected counted as 0, as in grades.csv)" if without_report else ""
+        out_of = f" / {data['max_score']:g}" if data["max_score"] is not None else ""
+        lines.append(f"Mean score {data['mean_score']:g}{out_of}, median {data['median_score']:g}{counted}.")
     hardest = sorted(data["pass_rates"].items(), key=lambda kv: kv[1])[:5]
     if hardest:
         lines.append("Lowest pass rates: " + ", ".join(f"{k} {v:.0%}" for k, v in hardest))
@@ -156,6 +216,35 @@ def summary_text(data: dict) -> str:
                      "statistics): " + ", ".join(grader_errors) + ". Run the same command with --resume to "
                      "grade them again.")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- provenance
+def utc_now() -> str:
+    """The current time in UTC, ISO 8601 to the second: ``2025-01-31T17:04:05Z``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def module_digests(folder: Path, module_names: list[str]) -> dict[str, str]:
+    """File name -> sha256 (hex) of each of ``module_names`` present in ``folder`` (the copy that is graded)."""
+    digests = {}
+    for name in sorted(module_names):
+        path = folder / f"{name}.py"
+        if path.is_file() and not path.is_symlink():
+            digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def provenance(digests: dict[str, str]) -> dict:
+    """A report's ``provenance``: when it was graded (now, UTC), by which kit, from which module files."""
+    return {"graded_at": utc_now(), "kit_version": grader.__version__, "sha256": dict(digests)}
+
+
+def gradebook_metadata(started_at: str, module_names: list[str], public_checks_only: bool, isolation: str,
+                       device: str) -> dict:
+    """``gradebook.json``: the provenance of ``grades.csv`` (when, which kit, with which checks)."""
+    return {"kit_version": grader.__version__, "started_at": started_at, "written_at": utc_now(),
+            "modules": list(module_names), "public_checks_only": public_checks_only, "isolation": isolation,
+            "device": device}
 
 
 def save_json(path: Path, data: dict) -> None:

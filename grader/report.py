@@ -1,4 +1,4 @@
-"""Grading results: the data, the JSON document (schema 1) and the terminal table."""
+"""Grading results: the data, the JSON document (schema 2) and the terminal table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 STATUSES = ("passed", "partial", "failed", "not_implemented", "missing", "error", "timeout", "crashed",
             "not_graded")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: ``public_checks_only`` and ``provenance`` (``grade batch`` reports) added."""
 
 
 @dataclass
@@ -47,6 +48,9 @@ class GradeReport:
     isolation: str = "unknown"  # the tier in force: namespaces, uid or reduced (see grader.sandbox)
     output_bytes: int = 0
     public_checks_only: bool = False
+    provenance: dict | None = None
+    """``grade batch`` only: ``graded_at`` (UTC, ISO 8601), ``kit_version`` and ``sha256`` (module file name ->
+    hex digest of the bytes graded); None from ``grade check``."""
     check_outcomes: dict = field(default_factory=dict, repr=False)
     """``engine.CheckOutcome`` of each check graded one by one, by qualified name (not in the JSON); a module
     that could not be imported, a missing item and a module known to be untouched stubs have none."""
@@ -65,6 +69,8 @@ class GradeReport:
             "submission": self.submission,
             "device": self.device,
             "isolation": self.isolation,
+            "public_checks_only": self.public_checks_only,
+            "provenance": self.provenance,
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 
-from grader import batch, catalogue, engine
+import grader
+from grader import batch, catalogue, engine, gradebook, report
+from grader.cli import main
 
 MODULE = "ex02_gradient_descent"
 REFERENCE = (catalogue.SOLUTIONS_DIR / f"{MODULE}.py").read_text(encoding="utf-8")
@@ -230,3 +237,184 @@ def test_a_killed_batch_resumed_gives_the_same_gradebook_as_an_uninterrupted_one
     assert (interrupted_out / "grades.csv").read_text() == (tmp_path / "complete" / "grades.csv").read_text()
     summary = (interrupted_out / "summary.json").read_text()
     assert f'"skipped_by_resume": {done_before}' in summary
+
+
+# ---------------------------------------------------------------- the gradebook's files
+SMALL = "ex01_tensors"  # one small module keeps each batch to seconds
+SMALL_REFERENCE = (catalogue.SOLUTIONS_DIR / f"{SMALL}.py").read_text(encoding="utf-8")
+SMALL_STUB = (catalogue.EXERCISES_DIR / f"{SMALL}.py").read_text(encoding="utf-8")
+
+
+def _small_class(root: Path) -> Path:
+    """alice: the reference (a folder); bob: the stub (a zip); empty_one: no exercise module."""
+    (root / "alice").mkdir(parents=True)
+    (root / "alice" / f"{SMALL}.py").write_text(SMALL_REFERENCE, encoding="utf-8")
+    _zip(root, "bob", {f"bob/exercises/{SMALL}.py": SMALL_STUB.encode()})
+    (root / "empty_one").mkdir()
+    (root / "empty_one" / "notes.txt").write_text("I did not do it")
+    return root
+
+
+def _small_batch(root: Path, out: Path, selection: catalogue.Selection | None = None,
+                 **options: object) -> tuple[batch.Batch, dict, str]:
+    stream = io.StringIO()
+    selection = selection or catalogue.select([SMALL], catalogue.load_catalogue())
+    run = batch.Batch(root, out, selection, torch.device("cpu"), jobs=1, resume=bool(options.pop("resume", False)),
+                      progress_stream=stream, memory_limit=2 * 2**30, **options)
+    return run, run.run(), stream.getvalue()
+
+
+@dataclass
+class SmallClass:
+    out: Path
+    summary: dict
+    progress: str
+    umask: int
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory: pytest.TempPathFactory) -> SmallClass:
+    """The small class graded once, under umask 022 (the usual one)."""
+    tmp_path = tmp_path_factory.mktemp("small_class")
+    root = _small_class(tmp_path / "submissions")
+    previous = os.umask(0o022)
+    try:
+        _, summary, progress = _small_batch(root, tmp_path / "out")
+    finally:
+        os.umask(previous)
+    return SmallClass(tmp_path / "out", summary, progress, 0o022)
+
+
+def test_grades_csv_has_a_percent_column_last_so_readers_by_name_or_position_keep_working(small_class):
+    with open(small_class.out / "grades.csv", newline="") as handle:
+        header, *lines = list(csv.reader(handle))
+    assert header == ["submission", "score", "max_score", SMALL, "status", "percent"]
+    rows = _rows(small_class.out)
+    full = float(rows["alice"]["max_score"])
+    assert full > 0 and float(rows["alice"]["score"]) == full
+    assert [rows[name]["percent"] for name in ("alice", "bob", "empty_one")] == ["100.00", "0.00", "0.00"]
+    assert all(len(line) == len(header) for line in lines)
+
+
+def test_an_empty_submission_counts_as_zero_in_the_summary_mean_and_median_as_in_grades_csv(small_class):
+    rows = _rows(small_class.out)
+    assert rows["empty_one"]["status"] == "empty" and float(rows["empty_one"]["score"]) == 0
+    scores = [float(row["score"]) for row in rows.values()]
+    summary = small_class.summary
+    assert summary["mean_score"] == pytest.approx(sum(scores) / 3, abs=1e-3)
+    assert summary["median_score"] == 0 and summary["max_score"] == float(rows["alice"]["max_score"])
+    assert summary["graded"] == 2 and summary["scored"] == 3 and summary["not_graded"] == ["empty_one"]
+    assert "1 empty or rejected counted as 0" in gradebook.summary_text(summary)
+
+
+def test_every_report_and_the_gradebook_record_when_which_kit_and_which_files_graded_them(small_class):
+    started = datetime.datetime.now(datetime.timezone.utc)
+    for name, source in [("alice", SMALL_REFERENCE), ("bob", SMALL_STUB)]:
+        document = json.loads((small_class.out / "reports" / f"{name}.json").read_text())
+        assert document["schema"] == report.SCHEMA_VERSION == 2
+        provenance = document["provenance"]
+        assert provenance["kit_version"] == grader.__version__
+        assert provenance["sha256"] == {f"{SMALL}.py": hashlib.sha256(source.encode()).hexdigest()}
+        graded_at = datetime.datetime.fromisoformat(provenance["graded_at"].replace("Z", "+00:00"))
+        assert graded_at.utcoffset() == datetime.timedelta(0)
+        assert abs(started - graded_at) < datetime.timedelta(hours=2)
+        assert document["public_checks_only"] is False
+    metadata = json.loads((small_class.out / "gradebook.json").read_text())
+    assert metadata["kit_version"] == grader.__version__ and metadata["modules"] == [SMALL]
+    assert metadata["public_checks_only"] is False and metadata["isolation"] == small_class.summary["isolation"]
+    for stamp in (metadata["started_at"], metadata["written_at"]):
+        assert datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).utcoffset() == datetime.timedelta(0)
+    assert "PUBLIC CHECKS ONLY" not in gradebook.summary_text(small_class.summary)
+
+
+def test_the_gradebooks_files_are_readable_as_the_umask_allows_and_never_executable(small_class, tmp_path):
+    written = [path for path in small_class.out.rglob("*") if path.is_file()]
+    assert {"grades.csv", "gradebook.json", "summary.json", "alice.json", "alice.md", "empty_one.md"} <= {
+        path.name for path in written}
+    modes = {str(path.relative_to(small_class.out)): oct(stat.S_IMODE(path.stat().st_mode)) for path in written}
+    assert set(modes.values()) == {oct(0o666 & ~small_class.umask)}, modes
+    for folder in ("reports", "feedback"):
+        assert stat.S_IMODE((small_class.out / folder).stat().st_mode) == 0o777 & ~small_class.umask
+    assert stat.S_IMODE(small_class.out.stat().st_mode) & 0o050 == 0o050, "a TA of the group cannot read OUT"
+    previous = os.umask(0o027)  # a stricter umask is obeyed too
+    try:
+        gradebook.write_atomically(tmp_path / "strict.csv", "x\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "strict.csv").stat().st_mode) == 0o640
+
+
+def _out_with_a_gradebook(tmp_path: Path, mark: str) -> Path:
+    out = tmp_path / "out"
+    (out / "reports").mkdir(parents=True)
+    (out / "feedback").mkdir()
+    (out / "reports" / "ghost.json").write_text("{}")
+    (out / "feedback" / "ghost.md").write_text("# Feedback for ghost\n")
+    (out / "notes.txt").write_text("the instructor's own notes")
+    if mark == "grades.csv":
+        (out / "grades.csv").write_text("submission,score,max_score,status\nghost,3,3,ok\n")
+    return out
+
+
+@pytest.mark.parametrize("mark", ["grades.csv", "reports"])
+def test_a_batch_into_an_out_holding_a_gradebook_refuses_naming_resume_and_force_and_changes_nothing(tmp_path, mark):
+    root = _small_class(tmp_path / "submissions")
+    out = _out_with_a_gradebook(tmp_path, mark)
+    before = {str(p.relative_to(out)): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+              for p in sorted(out.rglob("*"))}
+
+    result = CliRunner().invoke(main, ["batch", str(root), SMALL, "--out", str(out), "--jobs", "1"])
+
+    assert result.exit_code == 2, result.output
+    assert "already holds a gradebook" in result.output and mark in result.output
+    assert "--resume" in result.output and "--force" in result.output
+    assert {str(p.relative_to(out)): (p.stat().st_mode, p.read_bytes() if p.is_file() else b"")
+            for p in sorted(out.rglob("*"))} == before
+
+
+def test_resume_and_force_together_are_refused_before_anything_changes(tmp_path):
+    root = _small_class(tmp_path / "submissions")
+    out = _out_with_a_gradebook(tmp_path, "grades.csv")
+    result = CliRunner().invoke(main, ["batch", str(root), SMALL, "--out", str(out), "--resume", "--force"])
+    assert result.exit_code == 2 and "not both" in result.output, result.output
+    assert (out / "reports" / "ghost.json").exists() and "ghost" in (out / "grades.csv").read_text()
+
+
+def test_force_replaces_the_gradebook_in_out_and_keeps_the_folders_other_files(tmp_path):
+    root = _small_class(tmp_path / "submissions")
+    out = _out_with_a_gradebook(tmp_path, "grades.csv")
+
+    _small_batch(root, out, force=True)
+
+    assert sorted(_rows(out)) == ["alice", "bob", "empty_one"]
+    assert not (out / "reports" / "ghost.json").exists() and not (out / "feedback" / "ghost.md").exists()
+    assert sorted(p.name for p in (out / "reports").iterdir()) == ["alice.json", "bob.json"]
+    assert (out / "notes.txt").read_text() == "the instructor's own notes"
+
+
+def test_a_batch_in_a_student_handout_says_in_summary_gradebook_and_reports_that_it_used_public_checks_only(
+        tmp_path, monkeypatch):
+    root = tmp_path / "submissions"
+    (root / "alice").mkdir(parents=True)
+    (root / "alice" / f"{SMALL}.py").write_text(SMALL_REFERENCE, encoding="utf-8")
+    selection = catalogue.select([SMALL], catalogue.load_catalogue())  # a handout reads it from catalogue.json
+    monkeypatch.setattr(catalogue, "has_hidden_suites", lambda: False)  # the forked jobs inherit it
+
+    def public_grade(self: engine.GradingService, submission: Path, selection: catalogue.Selection,
+                     name: str | None = None) -> report.GradeReport:
+        """What the engine reports in a handout (which this full kit cannot grade: it has no public suites)."""
+        items = [report.ItemResult(item.name, item.points, item.points, "passed") for item in selection.modules[0].items]
+        return report.GradeReport(name or str(submission), "cpu", [report.ExerciseResult(SMALL, items)],
+                                  isolation=self.isolation, public_checks_only=not catalogue.has_hidden_suites())
+
+    monkeypatch.setattr(engine.GradingService, "grade", public_grade)
+    out = tmp_path / "out"
+
+    _, summary, progress = _small_batch(root, out, selection)
+
+    assert "public checks only" in progress
+    text = gradebook.summary_text(summary)
+    assert "PUBLIC CHECKS ONLY" in text and "student handout" in text and "full instructor kit" in text
+    assert json.loads((out / "summary.json").read_text())["public_checks_only"] is True
+    assert json.loads((out / "gradebook.json").read_text())["public_checks_only"] is True
+    assert json.loads((out / "reports" / "alice.json").read_text())["public_checks_only"] is True

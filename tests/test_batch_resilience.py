@@ -102,7 +102,7 @@ def _assert_blank_grader_error(row: dict[str, str], name: str, *words: str) -> N
     assert row["status"].startswith("grader_error: ") and name in row["status"], row
     for word in words:
         assert word in row["status"], row
-    assert row["score"] == "" and row[MODULE] == "", row
+    assert row["score"] == "" and row[MODULE] == "" and row["percent"] == "", row
     assert float(row["max_score"]) > 0
 
 
