@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKEN_OVERRIDE = "\n\ndef loss_fn(t_p, t_c):\n    while True:\n        pass\n"
 
 
+FLOOR = """
+import sys, torch
+from grader import catalogue
+from grader.engine import ReferenceCache, load_suite
+cache, device = ReferenceCache(), torch.device("cpu")
+for module in catalogue.select(sys.argv[1:], catalogue.load_catalogue()).modules:
+    for item in load_suite(module.name).items.values():
+        for check in item.checks:
+            if check.requires is None:
+                cache.expected(check, item, device)
+"""
+
+
 def timed(command: list[str], **kwargs: object) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
@@ -102,9 +115,22 @@ def main() -> None:
     torch_import, runs = median_of(options.repeats, [sys.executable, "-c", "import torch"])
     print(f"torch import in a fresh process: median {torch_import:.2f} s  (runs {[round(r, 2) for r in runs]})")
 
-    reference, runs = median_of(options.repeats, ["grade", "check", "--submission", str(ROOT / "solutions"), "--json"])
-    print(f"grade check --submission solutions (all modules): median {reference:.2f} s "
+    floor, runs = median_of(options.repeats, [sys.executable, "-c", FLOOR])
+    print(f"floor (import torch + every check once, in one process, on the reference): median {floor:.2f} s "
           f"(runs {[round(r, 2) for r in runs]})")
+    floor_ex02, runs = median_of(options.repeats, [sys.executable, "-c", FLOOR, "ex02"])
+    print(f"floor of ex02: median {floor_ex02:.2f} s (runs {[round(r, 2) for r in runs]})")
+
+    with tempfile.TemporaryDirectory() as store:
+        os.environ["GRADE_CACHE_DIR"] = store  # a store of its own: the first run fills it (cold), the rest read it
+        solutions = ["grade", "check", "--submission", str(ROOT / "solutions"), "--json"]
+        cold = timed(solutions)
+        reference, runs = median_of(options.repeats, solutions)
+        print(f"grade check --submission solutions (all modules): first run {cold:.2f} s; then median "
+              f"{reference:.2f} s (runs {[round(r, 2) for r in runs]}): {reference / floor:.2f}x the floor")
+        ex02, runs = median_of(options.repeats, [*solutions[:2], "ex02", *solutions[2:]])
+        print(f"grade check ex02 --submission solutions: median {ex02:.2f} s (runs {[round(r, 2) for r in runs]}): "
+              f"{ex02 / floor_ex02:.2f}x the floor of ex02")
 
     stubs, runs = median_of(options.repeats, ["grade", "check", "--submission", str(ROOT / "exercises"), "--json"])
     print(f"grade check on the untouched stubs: median {stubs:.2f} s (runs {[round(r, 2) for r in runs]})")
