@@ -12,6 +12,17 @@ from grader import catalogue
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
 
 
+def _in_handout() -> bool:
+    """True in a student handout (no hidden suites): the instructor's commands stay out of `grade --help` there."""
+    try:
+        return not catalogue.has_hidden_suites()
+    except catalogue.UsageError:  # hidden parts present but unreadable: a full kit
+        return False
+
+
+IN_HANDOUT = _in_handout()
+
+
 def find_exercises_dir(start: Path) -> Path:
     """``./exercises`` from the current folder or one of its parents, or the current folder itself."""
     for folder in (start, *start.parents):
@@ -142,7 +153,7 @@ def list_items() -> None:
     click.echo("\nRun `grade check ex01` to grade one exercise, `grade hint ex01.ITEM` for a hint.")
 
 
-@main.command()
+@main.command(hidden=IN_HANDOUT)
 @click.argument("submissions_dir", metavar="SUBMISSIONS", type=click.Path(path_type=Path))
 @click.argument("exercises", nargs=-1)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for grades.csv and reports.")
@@ -188,7 +199,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
                f"feedback: {out / 'feedback'}")
 
 
-@main.command()
+@main.command(hidden=IN_HANDOUT)
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
 @click.option("--hint-steps", type=click.IntRange(min=1), help="Ship only the first N steps of each hint.")
@@ -209,7 +220,7 @@ def release(out: Path, force: bool, hint_steps: int | None) -> None:
     click.echo(f"Check it: cd {out} && pip install -e . && grade")
 
 
-@main.command()
+@main.command(hidden=IN_HANDOUT)
 @click.argument("item")
 def solution(item: str) -> None:
     """Show the reference solution of ITEM, once you have passed it (full kit only)."""
@@ -251,7 +262,7 @@ def reset(target: str, submission: Path | None) -> None:
         click.echo(f"Your previous file is saved as {backup}.")
 
 
-@main.command()
+@main.command(hidden=IN_HANDOUT)
 @click.argument("out_zip", metavar="OUT.zip", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing OUT.zip.")
 @click.option("--allow-unsandboxed", is_flag=True,
@@ -270,7 +281,7 @@ def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
         click.echo(f"Note: {note}")
 
 
-@main.command()
+@main.command(hidden=IN_HANDOUT)
 @click.argument("out", type=click.Path(path_type=Path))
 @click.argument("exercises", nargs=-1)
 @click.option("--hidden-repo", metavar="OWNER/NAME",

@@ -140,3 +140,15 @@ def test_in_the_handout_reset_restores_a_stub_from_the_shipped_pristine_copy(han
     assert done.returncode == 0, done.stderr
     assert module.read_text() == stub
     assert (copy / ".grade-backups").is_dir() and ".grade-backups/" in (copy / ".gitignore").read_text()
+
+
+def test_the_handouts_help_lists_the_students_commands_only(handout):
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=handout, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
+    assert listed == {"check", "hint", "list", "reset", "watch"}
+    kit = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=catalogue.KIT_ROOT, capture_output=True,
+                         text=True, check=False, timeout=120)
+    assert {"batch", "release", "gradescope", "classroom", "solution"} <= {
+        line.split()[0] for line in kit.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
