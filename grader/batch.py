@@ -235,8 +235,7 @@ class Batch:
         self.rows: dict[str, Row] = {}
         self.lock = threading.Lock()
         self.module_names = [m.name for m in selection.modules]
-        self.max_scores = {m.name: float(sum(i.points for i in m.items if selection.items[m.name] is None
-                                             or i.name in selection.items[m.name])) for m in selection.modules}
+        self.max_scores = {m.name: float(selection.points(m)) for m in selection.modules}
 
     # ------------------------------------------------------------ pipeline
     def run(self) -> dict:

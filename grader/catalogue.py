@@ -124,6 +124,11 @@ class Selection:
     modules: list[ModuleInfo]
     items: dict[str, set[str] | None]
 
+    def points(self, module: ModuleInfo) -> int:
+        """The points of ``module``'s selected items."""
+        chosen = self.items.get(module.name)
+        return sum(item.points for item in module.items if chosen is None or item.name in chosen)
+
 
 def select(selectors: list[str] | tuple[str, ...], modules: list[ModuleInfo]) -> Selection:
     """Resolve ``ex02``, ``ex02_gradient_descent`` or ``ex02.grad_fn`` selectors.

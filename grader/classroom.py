@@ -25,15 +25,15 @@ import re
 import sys
 from pathlib import Path
 
-from grader import catalogue
+from grader import TORCH_REQUIREMENTS, catalogue
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "classroom.yml"
 REPORTER = "classroom-resources/autograding-grading-reporter@v1"
 HIDDEN_KIT_DIR = ".grader-kit"
 TOKEN_SECRET = "GRADER_KIT_TOKEN"
 REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
-CPU_TORCH = ('python -m pip install --index-url https://download.pytorch.org/whl/cpu '
-             '"torch>=2.4,<=2.14.1" "torchvision>=0.19,<=0.29.1"')
+CPU_TORCH = "python -m pip install --index-url https://download.pytorch.org/whl/cpu " + " ".join(
+    f'"{requirement}"' for requirement in TORCH_REQUIREMENTS)
 STEP_MINUTES = 10  # per module: the grader's own limits end far sooner; this only stops a broken runner
 
 
@@ -59,11 +59,6 @@ def module_selectors(selection: catalogue.Selection, module: catalogue.ModuleInf
     if items is None:
         return [module.number]
     return [f"{module.number}.{item.name}" for item in module.items if item.name in items]
-
-
-def selection_points(selection: catalogue.Selection, module: catalogue.ModuleInfo) -> int:
-    items = selection.items.get(module.name)
-    return sum(item.points for item in module.items if items is None or item.name in items)
 
 
 def _quoted(text: str) -> str:
@@ -122,7 +117,7 @@ def workflow_yaml(selection: catalogue.Selection, hidden_repo: str | None = None
     for module in selection.modules:
         command = "python -m grader.classroom " + " ".join(module_selectors(selection, module))
         lines += [
-            f"      - name: {_quoted(f'{module.name} ({selection_points(selection, module)} points)')}",
+            f"      - name: {_quoted(f'{module.name} ({selection.points(module)} points)')}",
             f"        id: {runner_id(module)}",
             f"        timeout-minutes: {STEP_MINUTES}",
         ]
@@ -212,7 +207,7 @@ def step_selection(selectors: list[str]) -> tuple[catalogue.Selection, catalogue
         raise catalogue.UsageError("a Classroom step grades one exercise module: name it (ex02) or items of it "
                                    "(ex05.fit_curve ex05.predict)")
     module = selection.modules[0]
-    return selection, module, float(selection_points(selection, module))
+    return selection, module, float(selection.points(module))
 
 
 def grade_step(selection: catalogue.Selection, max_score: float, submission: Path,

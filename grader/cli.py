@@ -299,7 +299,7 @@ def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, fo
         raise _usage(error) from None
     except engine.KitError as error:
         raise click.ClickException(str(error)) from None
-    points = sum(classroom_module.selection_points(selection, module) for module in selection.modules)
+    points = sum(selection.points(module) for module in selection.modules)
     click.echo(f"Wrote a GitHub Classroom template to {out}: {len(selection.modules)} grading steps worth "
                f"{points} points in {out / classroom_module.WORKFLOW_PATH}.")
     for note in notes:

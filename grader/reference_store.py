@@ -15,6 +15,7 @@ grading never trusts a file that a student's account could have written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -89,18 +90,28 @@ class ReferenceStore:
 def module_key(module: str, device: torch.device) -> str:
     """A hash of everything a module's reference results depend on."""
     digest = hashlib.sha256()
-    for part in (grader.__version__, torch.__version__, sys.version, str(device), module):
+    for part in (grader.__version__, torch.__version__, sys.version, str(device), module, _grader_digest()):
         digest.update(part.encode() + b"\0")
-    sources = [catalogue.SUITES_DIR / f"{module}.py", catalogue.SOLUTIONS_DIR / f"{module}.py",
-               catalogue.SUITES_DIR / "mistakes" / f"{module}.py",
-               *sorted(Path(grader.__file__).resolve().parent.glob("*.py"))]
-    for path in sources:
+    _hash_files(digest, [catalogue.SUITES_DIR / f"{module}.py", catalogue.SOLUTIONS_DIR / f"{module}.py",
+                         catalogue.SUITES_DIR / "mistakes" / f"{module}.py"])
+    return digest.hexdigest()[:32]
+
+
+@functools.cache
+def _grader_digest() -> str:
+    """The hash of the grader's own code, read once per process (every module's key includes it)."""
+    digest = hashlib.sha256()
+    _hash_files(digest, sorted(Path(grader.__file__).resolve().parent.glob("*.py")))
+    return digest.hexdigest()
+
+
+def _hash_files(digest: hashlib._Hash, paths: list[Path]) -> None:
+    for path in paths:
         digest.update(path.name.encode() + b"\0")
         try:
             digest.update(path.read_bytes())
         except OSError:
             digest.update(b"<absent>")
-    return digest.hexdigest()[:32]
 
 
 def _device_tag(device: torch.device) -> str:

@@ -33,8 +33,8 @@ description = "PyTorch exercises with a grader that explains what is wrong (stud
 readme = "README.md"
 requires-python = ">=3.10"
 dependencies = [
-    "torch>=2.4,<=2.14.1",
-    "torchvision>=0.19,<=0.29.1",
+    "{torch}",
+    "{torchvision}",
     "numpy>=1.24",
     "click>=8.1",
 ]
@@ -321,9 +321,10 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
     shipped = [catalogue.ModuleInfo(m.name, [dataclasses.replace(i, hint=hints.capped(i.hint, hint_steps))
                                              for i in m.items]) for m in modules]
     (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(shipped) + "\n", encoding="utf-8")
-    from grader import __version__
+    from grader import TORCH_REQUIREMENTS, __version__
 
-    (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__), encoding="utf-8")
+    (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__, torch=TORCH_REQUIREMENTS[0],
+                                                                       torchvision=TORCH_REQUIREMENTS[1]), encoding="utf-8")
     (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
     (out / ".gitignore").write_text(".grade-progress.json\n.grade-backups/\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
     return notes

@@ -152,3 +152,11 @@ def test_the_handouts_help_lists_the_students_commands_only(handout):
                          text=True, check=False, timeout=120)
     assert {"batch", "release", "gradescope", "classroom", "solution"} <= {
         line.split()[0] for line in kit.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
+
+
+def test_the_handout_and_classroom_install_the_torch_ranges_of_the_kits_own_pyproject():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    from grader import TORCH_REQUIREMENTS
+
+    dependencies = tomllib.loads((catalogue.KIT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(TORCH_REQUIREMENTS) <= set(dependencies)
