@@ -118,7 +118,23 @@ def test_a_fast_frame_rebuilds_only_data_and_refuses_expansion_bombs():
     with pytest.raises(wire.ProtocolError):
         wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(nested))
     with pytest.raises(wire.ProtocolError):
-        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [10**9], b"")))
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [10**9], b"", "cpu")))
     values = (torch.arange(6.0).reshape(2, 3), torch.tensor([True, False]), torch.ones(2, dtype=torch.bfloat16))
     back = wire.loads_fast(wire.dumps_fast(values))
     assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(values, back))
+
+
+@pytest.mark.parametrize("device", ["meta", "cuda:99", "no such device", 7, "cpu" * 10])
+def test_a_fast_frame_refuses_a_tensor_on_a_device_this_process_cannot_use(device):
+    import pickle
+
+    frame = ("__raw__", "float32", [2], torch.ones(2).numpy().tobytes(), device)
+    with pytest.raises(wire.ProtocolError, match="device"):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(frame))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the kit's calls carry GPU tensors there")
+def test_a_fast_frame_brings_a_gpu_tensor_back_on_the_gpu():
+    value = torch.arange(6.0, device="cuda").reshape(2, 3)
+    back = wire.loads_fast(wire.dumps_fast((value,)))[0]
+    assert back.device == value.device and torch.equal(back, value)
