@@ -58,6 +58,9 @@ def _find_item(item: str) -> tuple[catalogue.ModuleInfo, catalogue.ItemInfo]:
 
 def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
               fail_under: float | None) -> None:
+    from grader import zygote_client
+
+    zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
     from grader import engine, progress, report  # imports torch: only when grading
 
     selection, chosen_device = _selection_and_device(exercises, device)
@@ -319,6 +322,9 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> N
     """Regrade EXERCISES (default: all) each time you save one of their files."""
     import threading
 
+    from grader import zygote_client
+
+    zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
     from grader import engine
     from grader import watch as watch_module
 

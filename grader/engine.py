@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader import catalogue, diagnose, files, report, sandbox, wire
+from grader import catalogue, diagnose, files, report, sandbox, wire, zygote_client
 from grader.compare import difference, leaves, normalize
 from grader.guards import forbidden_calls
 from grader.kit_versions import KitVersionServer
@@ -760,24 +760,24 @@ class GradingService:
         torch.set_num_threads(1)  # the reference side's small computations; workers take the other cores
         self.device = device
         self.cache = cache or ReferenceCache(store=store)
-        self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
         self._staged = itertools.count(1)
         self._untouched = UntouchedModules()
-        try:
-            self.zygote = ZygoteClient(self._places_for, memory_limit, device.type == "cuda", probe_only)
-        except BaseException:
-            files.remove_tree(str(self._temporary))
-            raise
+        early = None if probe_only else zygote_client.take_early(device.type == "cuda", memory_limit)
+        if early is not None:  # started by the command before it imported torch
+            self._temporary, self.zygote = early.temporary, early.client
+        else:
+            self._temporary = Path(tempfile.mkdtemp(prefix="grade-"))
+            try:
+                self.zygote = ZygoteClient(self._places_for, memory_limit, device.type == "cuda", probe_only)
+            except BaseException:
+                files.remove_tree(str(self._temporary))
+                raise
         if self.isolation == "reduced" and not allow_reduced:
             self.close()
             raise catalogue.UsageError(REDUCED_REFUSED)
 
     def _places_for(self, tier: str) -> sandbox.Places:
-        if tier == "uid":
-            os.chmod(self._temporary, 0o711)
-        folder = self._temporary / tier
-        folder.mkdir()
-        return sandbox.make_places(folder, tier)
+        return zygote_client.service_places(self._temporary, tier)
 
     @property
     def isolation(self) -> str:

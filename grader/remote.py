@@ -10,12 +10,9 @@ the check sees :class:`WorkerTimeout` or :class:`WorkerCrashed`.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,10 +22,9 @@ import numpy as np
 import torch
 
 from grader import sandbox, wire
+from grader.zygote_client import DEFAULT_MEMORY_LIMIT, GraderUnavailable, ZygoteClient  # noqa: F401 - re-exported
 
-ZYGOTE_START_SECONDS = 120.0
 OUTPUT_KEEP_BYTES = 16 * 1024
-DEFAULT_MEMORY_LIMIT = 4 * 2**30
 STARVED_EXTENSION_CAP = 120.0  # seconds a starved but computing worker may run past its wall-clock backstop
 STARVED_EXTENSION_STEP = 5.0
 BUSY_SAMPLE_SECONDS = 0.5
@@ -51,10 +47,6 @@ class WorkerTimeout(WorkerFailure):
 
 class WorkerCrashed(WorkerFailure):
     """The worker process died or broke the protocol."""
-
-
-class GraderUnavailable(RuntimeError):
-    """The grading machinery itself could not start (not the submission's fault)."""
 
 
 @dataclass
@@ -106,115 +98,6 @@ class OutputCapture(threading.Thread):
         if self.total > len(self.kept):
             shown += f"\n[... {self.total - len(self.kept)} more bytes not kept]"
         return shown
-
-
-class ZygoteClient:
-    """Starts a zygote in the strongest isolation tier this machine allows and asks it for boxes.
-
-    Args:
-        make_places: called with the tier about to be tried, returns its staging and box folders.
-        memory_limit: bytes of resident memory a worker's whole process tree may use.
-        use_cuda: give the sandbox the GPU's device files.
-        probe_only: only find the tier (the zygote tests it and exits without importing torch).
-    """
-
-    def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
-                 probe_only: bool = False) -> None:
-        self.spawned = 0  # boxes asked for so far
-        failures = []
-        for tier, why_not in sandbox.candidate_tiers():
-            if why_not is not None:
-                failures.append(f"{tier}: {why_not}")
-                continue
-            self.places = make_places(tier)
-            self.slot = sandbox.SlotUid() if tier == "uid" else None
-            try:
-                self._start(tier, memory_limit, use_cuda, probe_only)
-            except GraderUnavailable as error:
-                failures.append(f"{tier}: {error}")
-                self._release_slot()
-                continue
-            sandbox.remember_working_tier(tier, failures)
-            self.tier = tier
-            return
-        raise GraderUnavailable("no isolation tier works on this machine:\n  " + "\n  ".join(failures))
-
-    def _start(self, tier: str, memory_limit: int, use_cuda: bool, probe_only: bool) -> None:
-        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.control = parent_end
-        self.launch = sandbox.zygote_launch(tier, self.places, child_end.fileno(), memory_limit, use_cuda,
-                                            self.slot.uid if self.slot else None, probe_only=probe_only)
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        if tier == "uid":
-            sandbox.protect_hidden_parts()
-        self.process = subprocess.Popen(
-            self.launch.argv,
-            pass_fds=[child_end.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=self.stderr,
-            stderr=self.stderr,
-            start_new_session=True,
-            env=self.launch.environment,
-        )
-        child_end.close()
-        self.lock = threading.Lock()
-        reply = self._receive(ZYGOTE_START_SECONDS, until_exit=self.process)
-        if reply is None or reply.get("op") != "ready" or not reply.get("ok"):
-            self.stderr.seek(0)
-            detail = (reply or {}).get("detail") or self.stderr.read()[-1500:].decode(errors="replace").strip()
-            self._close_process()
-            raise GraderUnavailable(detail or "the grading zygote did not start")
-
-    def _receive(self, timeout: float, until_exit: subprocess.Popen | None = None) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            readable, _, _ = select.select([self.control], [], [], min(remaining, 0.2))
-            if readable:
-                break
-            if until_exit is not None and until_exit.poll() is not None:
-                return None
-        try:
-            data = self.control.recv(65536)
-            return json.loads(data) if data else None
-        except (OSError, ValueError):
-            return None
-
-    def ask(self, message: dict, fds: tuple[int, ...] = (), timeout: float = 30.0) -> dict:
-        with self.lock:
-            try:
-                socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
-            except OSError as error:
-                raise GraderUnavailable(f"the grading zygote is gone: {error}") from error
-            reply = self._receive(timeout)
-        if reply is None:
-            raise GraderUnavailable("the grading zygote stopped answering")
-        return reply
-
-    def _close_process(self) -> None:
-        try:
-            self.control.close()
-        finally:
-            if self.process.poll() is None:
-                try:
-                    os.killpg(self.process.pid, 9)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            self.process.wait()
-            self.stderr.close()
-
-    def _release_slot(self) -> None:
-        if self.slot is not None:
-            self.slot.release()
-            self.slot = None
-
-    def close(self) -> None:
-        try:
-            self._close_process()
-        finally:
-            self._release_slot()
 
 
 class WorkerSession:

@@ -8,8 +8,9 @@ solution, no hidden suite and no re-implementation of a graded item. It polices 
 resident memory of a keeper's whole tree, which works with CUDA where an address-space limit
 would not) and stops a box on request.
 
-Before it says it is ready, it builds one empty box as a self-test, so a tier that this machine
-refuses is known before any submission is graded. The grader talks to it over a
+Before it imports torch, it builds one empty box as a self-test and says whether that worked
+("tested"), so a tier that this machine refuses is known in a moment; it says "ready" once torch
+is imported. The grader talks to it over a
 ``SOCK_SEQPACKET`` socket with small JSON messages; the socket and output pipe of each new worker
 travel with the spawn request as file descriptors.
 """
@@ -301,8 +302,8 @@ def main() -> None:
     linux.become_subreaper()
     zygote = Zygote(socket.socket(fileno=control_fd), spec, memory_limit)
     problem = zygote.self_test()  # before torch is imported: a tier that cannot work fails in a moment
+    zygote.send({"op": "tested", "pid": os.getpid(), "ok": problem is None, "detail": problem or ""})
     if problem is None and not options.get("probe_only"):
-        preload()
-    zygote.send({"op": "ready", "pid": os.getpid(), "ok": problem is None, "detail": problem or ""})
-    if problem is None and not options.get("probe_only"):
+        preload()  # meanwhile the grader imports its own torch
+        zygote.send({"op": "ready", "pid": os.getpid(), "ok": True, "detail": ""})
         zygote.run()

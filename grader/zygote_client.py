@@ -1,0 +1,234 @@
+"""Start the sandboxed zygote and ask it for boxes; no torch here, so a command can start it first.
+
+A grading command pays two torch imports: its own (to compare results) and the zygote's (so that a
+box forks with torch loaded). They need not run one after the other. :func:`start_early` launches the
+zygote before the command imports torch: the zygote tests its isolation tier (a moment), says so,
+then imports torch while the grader imports its own; the first box asked for waits for the zygote's
+"ready". :class:`grader.engine.GradingService` adopts that zygote when it was started for the same
+memory limit and device, and starts its own otherwise.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import sandbox
+from grader.files import remove_tree
+
+ZYGOTE_START_SECONDS = 120.0
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+
+
+class GraderUnavailable(RuntimeError):
+    """The grading machinery itself could not start (not the submission's fault)."""
+
+
+class ZygoteClient:
+    """Starts a zygote in the strongest isolation tier this machine allows and asks it for boxes.
+
+    The constructor returns once the zygote has tested its tier; the zygote then imports torch on its
+    own, and the first :meth:`ask` waits for it to be ready.
+
+    Args:
+        make_places: called with the tier about to be tried, returns its staging and box folders.
+        memory_limit: bytes of resident memory a worker's whole process tree may use.
+        use_cuda: give the sandbox the GPU's device files.
+        probe_only: only find the tier (the zygote tests it and exits without importing torch).
+    """
+
+    def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
+                 probe_only: bool = False) -> None:
+        self.spawned = 0  # boxes asked for so far
+        self.memory_limit, self.use_cuda = memory_limit, use_cuda
+        failures = []
+        for tier, why_not in sandbox.candidate_tiers():
+            if why_not is not None:
+                failures.append(f"{tier}: {why_not}")
+                continue
+            self.places = make_places(tier)
+            self.slot = sandbox.SlotUid() if tier == "uid" else None
+            try:
+                self._start(tier, memory_limit, use_cuda, probe_only)
+            except GraderUnavailable as error:
+                failures.append(f"{tier}: {error}")
+                self._release_slot()
+                continue
+            sandbox.remember_working_tier(tier, failures)
+            self.tier = tier
+            return
+        raise GraderUnavailable("no isolation tier works on this machine:\n  " + "\n  ".join(failures))
+
+    def _start(self, tier: str, memory_limit: int, use_cuda: bool, probe_only: bool) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = parent_end
+        self.launch = sandbox.zygote_launch(tier, self.places, child_end.fileno(), memory_limit, use_cuda,
+                                            self.slot.uid if self.slot else None, probe_only=probe_only)
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        if tier == "uid":
+            sandbox.protect_hidden_parts()
+        self.process = subprocess.Popen(
+            self.launch.argv,
+            pass_fds=[child_end.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=self.stderr,
+            stderr=self.stderr,
+            start_new_session=True,
+            env=self.launch.environment,
+        )
+        child_end.close()
+        self.lock = threading.Lock()
+        self._started_at = time.monotonic()
+        reply = self._receive(ZYGOTE_START_SECONDS, until_exit=self.process)
+        if reply is None or reply.get("op") != "tested" or not reply.get("ok"):
+            self._fail(reply, "the grading zygote did not start")
+        self._ready = False
+
+    def _fail(self, reply: dict | None, fallback: str) -> None:
+        self.stderr.seek(0)
+        detail = (reply or {}).get("detail") or self.stderr.read()[-1500:].decode(errors="replace").strip()
+        self._close_process()
+        raise GraderUnavailable(detail or fallback)
+
+    def wait_ready(self) -> None:
+        """Wait (within the start-up allowance) until the zygote has imported torch and can fork boxes."""
+        if self._ready:
+            return
+        remaining = ZYGOTE_START_SECONDS - (time.monotonic() - self._started_at)
+        reply = self._receive(max(remaining, 0.0), until_exit=self.process)
+        if reply is None or reply.get("op") != "ready" or not reply.get("ok"):
+            self._fail(reply, "the grading zygote stopped while importing torch")
+        self._ready = True
+
+    def _receive(self, timeout: float, until_exit: subprocess.Popen | None = None) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([self.control], [], [], min(remaining, 0.2))
+            if readable:
+                break
+            if until_exit is not None and until_exit.poll() is not None:
+                return None
+        try:
+            data = self.control.recv(65536)
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+
+    def ask(self, message: dict, fds: tuple[int, ...] = (), timeout: float = 30.0) -> dict:
+        with self.lock:
+            self.wait_ready()
+            try:
+                socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+            except OSError as error:
+                raise GraderUnavailable(f"the grading zygote is gone: {error}") from error
+            reply = self._receive(timeout)
+        if reply is None:
+            raise GraderUnavailable("the grading zygote stopped answering")
+        return reply
+
+    def _close_process(self) -> None:
+        try:
+            self.control.close()
+        finally:
+            if self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.process.wait()
+            self.stderr.close()
+
+    def _release_slot(self) -> None:
+        if self.slot is not None:
+            self.slot.release()
+            self.slot = None
+
+    def close(self) -> None:
+        try:
+            self._close_process()
+        finally:
+            self._release_slot()
+
+
+def service_places(temporary: Path, tier: str) -> sandbox.Places:
+    """The staging and box folders of a grading service whose private folder is ``temporary``."""
+    if tier == "uid":
+        os.chmod(temporary, 0o711)
+    folder = temporary / tier
+    folder.mkdir()
+    return sandbox.make_places(folder, tier)
+
+
+@dataclass
+class EarlyZygote:
+    """A zygote started before torch was imported, with the private folder its places live in."""
+
+    temporary: Path
+    client: ZygoteClient
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            remove_tree(str(self.temporary))
+
+
+_early: EarlyZygote | None = None
+
+
+def start_early(use_cuda: bool, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+    """Start a zygote now, for the :class:`GradingService` this process makes next (see the module's text).
+
+    Never raises: should no tier work, the service tries again and reports why.
+    """
+    global _early
+    if _early is not None:
+        return
+    temporary = Path(tempfile.mkdtemp(prefix="grade-"))
+    try:
+        client = ZygoteClient(lambda tier: service_places(temporary, tier), memory_limit, use_cuda)
+    except Exception:  # noqa: BLE001 - the service's own start says what is wrong
+        remove_tree(str(temporary))
+        return
+    _early = EarlyZygote(temporary, client)
+    atexit.register(_close_unclaimed)
+
+
+def take_early(use_cuda: bool, memory_limit: int) -> EarlyZygote | None:
+    """The zygote :func:`start_early` started, if it suits a service of this device and memory limit;
+    one that does not suit is closed."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return None
+    if early.client.use_cuda != use_cuda or early.client.memory_limit != memory_limit:
+        early.close()
+        return None
+    return early
+
+
+def _close_unclaimed() -> None:
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.close()
+
+
+def cuda_likely(device_option: str) -> bool:
+    """Whether a ``--device`` choice will grade on a CUDA GPU, guessed without importing torch."""
+    if device_option == "cuda":
+        return True
+    return device_option == "auto" and any(Path("/dev").glob("nvidia[0-9]*"))
