@@ -62,6 +62,7 @@ from typing import TextIO
 
 import torch
 
+import grader
 from grader import catalogue, engine, gradebook, sandbox, submissions
 from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
 from grader.files import remove_tree
@@ -369,7 +370,8 @@ class Batch:
             report = None
             if state["has_report"]:
                 data = json.loads((self.reports_dir / f"{key}.json").read_text(encoding="utf-8"))
-                if data.get("schema") != SCHEMA_VERSION:
+                if data.get("schema") != SCHEMA_VERSION or \
+                        (data.get("provenance") or {}).get("kit_version") != grader.__version__:
                     return None  # written by another version of the kit: graded again, with provenance
                 report = report_from_dict(data)
                 if [e.name for e in report.exercises] != self.module_names or \

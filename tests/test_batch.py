@@ -418,3 +418,20 @@ def test_a_batch_in_a_student_handout_says_in_summary_gradebook_and_reports_that
     assert json.loads((out / "summary.json").read_text())["public_checks_only"] is True
     assert json.loads((out / "gradebook.json").read_text())["public_checks_only"] is True
     assert json.loads((out / "reports" / "alice.json").read_text())["public_checks_only"] is True
+
+
+def test_resume_regrades_a_report_written_by_another_version_of_the_kit_and_keeps_this_versions(tmp_path):
+    root = _small_class(tmp_path / "submissions")
+    out = tmp_path / "out"
+    _small_batch(root, out)
+    older = out / "reports" / "alice.json"
+    document = json.loads(older.read_text())
+    document["provenance"]["kit_version"] = "0.0.1"
+    older.write_text(json.dumps(document))
+    kept_before = (out / "reports" / "bob.json").read_text()
+    _, summary, progress = _small_batch(root, out, resume=True)
+    assert summary["skipped_by_resume"] == 2  # bob and the empty one; alice graded again
+    regraded = json.loads(older.read_text())
+    assert regraded["provenance"]["kit_version"] == grader.__version__
+    assert regraded["score"] == regraded["max_score"] > 0
+    assert (out / "reports" / "bob.json").read_text() == kept_before
