@@ -104,6 +104,9 @@ def _catalogue() -> list[catalogue.ModuleInfo]:
 @click.pass_context
 def main(context: click.Context) -> None:
     """Grade your PyTorch exercises: `grade` alone grades ./exercises."""
+    from grader.portable import refuse_unsupported_platform  # Windows: one line naming WSL 2, exit status 2
+
+    refuse_unsupported_platform()
     if context.invoked_subcommand is None:
         run_check((), None, "auto", False, None)
 

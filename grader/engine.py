@@ -772,9 +772,9 @@ class GradingService:
             except BaseException:
                 files.remove_tree(str(self._temporary))
                 raise
-        if self.isolation == "reduced" and not allow_reduced:
+        if sandbox.is_weak_tier(self.isolation) and not allow_reduced:  # reduced, portable: code runs as you
             self.close()
-            raise catalogue.UsageError(REDUCED_REFUSED)
+            raise catalogue.UsageError(REDUCED_REFUSED if self.isolation == "reduced" else PORTABLE_REFUSED)
 
     def _places_for(self, tier: str) -> sandbox.Places:
         return zygote_client.service_places(self._temporary, tier)
@@ -839,6 +839,10 @@ REDUCED_REFUSED = (
     "grader is not root), so students' code would run as you and could read or change your files. Install "
     "bubblewrap where user namespaces are allowed, or run the grader as root in a container (workers then run "
     "as unprivileged uids); or pass --allow-unsandboxed to grade anyway.")
+PORTABLE_REFUSED = (
+    f"this machine runs {sys.platform}, where only the portable tier works (no namespaces, no separate uid), so "
+    "students' code would run as you and could read or change your files. Grade a class on Linux (a container "
+    "or a virtual machine with bubblewrap installed), or pass --allow-unsandboxed to grade anyway.")
 
 
 def probe_isolation(device: torch.device, allow_reduced: bool) -> str:

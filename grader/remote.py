@@ -15,13 +15,12 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from grader import sandbox, wire
+from grader import wire
 from grader.zygote_client import DEFAULT_MEMORY_LIMIT, GraderUnavailable, ZygoteClient  # noqa: F401 - re-exported
 
 OUTPUT_KEEP_BYTES = 16 * 1024

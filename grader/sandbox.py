@@ -13,8 +13,12 @@ Three tiers, strongest first; the grader uses the strongest that works here and 
 3. ``reduced``: neither: a student grading their own code. Resource limits and a private folder;
    a determined submission could read or change the user's files. ``grade batch`` and Gradescope
    refuse it unless given ``--allow-unsandboxed``.
+4. ``portable``: not Linux (macOS): no zygote, no namespaces, no /proc; each box is a freshly
+   spawned worker with resource limits and a private folder, policed with ``ps`` (see
+   :mod:`grader.portable`). Weaker than ``reduced``, refused by batch grading in the same way.
+   Chosen automatically only where ``sys.platform`` is not ``linux``.
 
-``GRADER_ISOLATION=namespaces|uid|reduced`` forces a tier (``GRADER_SANDBOX=none`` is read as
+``GRADER_ISOLATION=namespaces|uid|reduced|portable`` forces a tier (``GRADER_SANDBOX=none`` is read as
 ``reduced``), for tests and debugging.
 """
 
@@ -34,11 +38,13 @@ from pathlib import Path
 import grader
 from grader import box, linux
 
-TIERS = ("namespaces", "uid", "reduced")
+TIERS = ("namespaces", "uid", "reduced", "portable")
+WEAK_TIERS = ("reduced", "portable")  # the student's own machine: batch grading refuses them unless allowed
 TIER_DESCRIPTIONS = {
     "namespaces": "bubblewrap and per-submission user, mount and PID namespaces; no capabilities",
     "uid": "a dedicated unprivileged uid per job slot; no namespaces on this machine",
     "reduced": "reduced: resource limits only; submissions run as you and could read your files",
+    "portable": "portable: a spawned worker with resource limits only, policed with ps; runs as you",
 }
 GRADER_DIR = Path(grader.__file__).resolve().parent
 KIT_PARENT = GRADER_DIR.parent
@@ -85,8 +91,21 @@ def candidate_tiers() -> list[tuple[str, str | None]]:
     for tier in TIERS:
         if forced is not None and tier != forced:
             continue
+        if forced is None and (tier == "portable") == (sys.platform == "linux"):
+            continue  # automatic: the Linux tiers on Linux, the portable tier everywhere else
         found.append((tier, _why_not(tier)))
     return found
+
+
+def portable_in_force() -> bool:
+    """Whether boxes come from :class:`grader.portable.PortableZygote` (forced, or not on Linux)."""
+    return any(tier == "portable" and why_not is None for tier, why_not in candidate_tiers())
+
+
+def is_weak_tier(tier: str) -> bool:
+    """Whether ``tier`` lets a submission run as the user (``reduced``, ``portable``): fine for a student's
+    own work, refused for a class's code unless ``--allow-unsandboxed``."""
+    return tier in WEAK_TIERS
 
 
 def remember_working_tier(tier: str, refused: list[str]) -> None:
@@ -104,6 +123,8 @@ def reduced_isolation_warning() -> str:
 
 
 def _why_not(tier: str) -> str | None:
+    if tier != "portable" and sys.platform != "linux":
+        return f"it needs Linux (this is {sys.platform}); use GRADER_ISOLATION=portable or leave it unset"
     if tier == "namespaces" and shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
     if tier == "uid" and (os.geteuid() != 0 or not (linux.has_capability(linux.CAP_SETUID)

@@ -42,7 +42,7 @@ MAX_TENSOR_ELEMENTS = 16 * 2**20
 MAX_TENSOR_BYTES = 128 * 2**20
 # All the tensors of one message together (views of one storage each count in full: a copy would).
 MAX_DECODED_TENSOR_BYTES = 256 * 2**20
-TENSOR_DEVICE_TYPES = ("cpu", "cuda")
+TENSOR_DEVICE_TYPES = ("cpu", "cuda", "mps")  # mps: Apple silicon, graded with --device mps on macOS
 PLAIN_DTYPES = frozenset({
     torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
     torch.uint16, torch.uint32, torch.uint64,
@@ -560,7 +560,7 @@ def _from_raw(value: object, depth: int, visited: list[int]) -> object:
 
 
 def _fast_device(name: object) -> torch.device:
-    """The device a fast frame's tensor lives on: the CPU, or a CUDA GPU this process can use."""
+    """The device a fast frame's tensor lives on: the CPU, or a CUDA or Apple (MPS) GPU this process can use."""
     try:
         device = torch.device(name) if type(name) is str and len(name) <= 16 else None
     except (RuntimeError, ValueError):
@@ -568,6 +568,9 @@ def _fast_device(name: object) -> torch.device:
     if device is None or device.type not in TENSOR_DEVICE_TYPES:
         raise ProtocolError("bad tensor device in a fast frame")
     if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise ProtocolError(f"a fast frame's tensor is on device {device}, which this process cannot use")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                     and torch.backends.mps.is_available() and (device.index or 0) == 0):
         raise ProtocolError(f"a fast frame's tensor is on device {device}, which this process cannot use")
     return device
 

@@ -45,7 +45,19 @@ class ZygoteClient:
         memory_limit: bytes of resident memory a worker's whole process tree may use.
         use_cuda: give the sandbox the GPU's device files.
         probe_only: only find the tier (the zygote tests it and exits without importing torch).
+
+    Where the ``portable`` tier is in force (not Linux, or ``GRADER_ISOLATION=portable``) there is no
+    zygote: constructing this class gives a :class:`grader.portable.PortableZygote`, which has the same
+    interface and answers the same requests by spawning each worker afresh.
     """
+
+    def __new__(cls, make_places: Callable[[str], sandbox.Places], memory_limit: int,  # noqa: PYI034
+                use_cuda: bool, probe_only: bool = False) -> ZygoteClient:  # or a PortableZygote, see above
+        if cls is ZygoteClient and sandbox.portable_in_force():
+            from grader.portable import PortableZygote
+
+            return PortableZygote(make_places, memory_limit, use_cuda, probe_only)  # type: ignore[return-value]
+        return super().__new__(cls)
 
     def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
                  probe_only: bool = False) -> None:
