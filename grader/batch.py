@@ -25,6 +25,10 @@ Nothing one submission sends or does costs the others their grades; every submis
   when the reference results cannot be computed (the kit itself is broken). The rows written so
   far stay in the gradebook, and ``--resume`` finishes after the fix.
 
+``SUBMISSIONS`` may also be an unpacked Canvas or Moodle download (:mod:`grader.lms`): ``grades.csv`` then has
+``student_id`` and ``login`` columns after ``submission``. Whatever is not graded (a README, a hidden file, an
+earlier upload set aside) is listed with the reason in ``OUT/ignored.csv`` and counted in ``summary.json``.
+
 The grader's own files live in ``OUT/.grader/`` (no submission can have that name: hidden entries
 are not submissions) under names the grader generates, never derived from a submission's name:
 ``expected.data`` and one fresh ``copies/<pid>-<n>-<random>/`` per grading attempt, removed
@@ -54,7 +58,7 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -63,7 +67,7 @@ from typing import TextIO
 import torch
 
 import grader
-from grader import catalogue, engine, gradebook, sandbox, submissions
+from grader import catalogue, class_report, engine, gradebook, sandbox, similarity, submissions
 from grader.engine import GradingService, ReferenceCache, probe_isolation, write_expected
 from grader.files import remove_tree
 from grader.remote import DEFAULT_MEMORY_LIMIT, GraderUnavailable
@@ -75,7 +79,8 @@ EXPECTED_FILE = "expected.data"
 COPIES_DIR = "copies"
 GRADEBOOK_MARKS = ("grades.csv", "reports")
 """What makes ``OUT`` hold a gradebook: a batch then needs ``--resume`` or ``--force``."""
-GRADEBOOK_PARTS = ("grades.csv", "gradebook.json", "summary.json", "reports", "feedback", ".state", INTERNAL_DIR)
+GRADEBOOK_PARTS = ("grades.csv", "gradebook.json", "summary.json", "ignored.csv", "report.html", "similarity.csv",
+                   "reports", "feedback", ".state", INTERNAL_DIR)
 """Everything a batch writes in ``OUT``: what ``--force`` removes (nothing else in ``OUT`` is touched)."""
 WATCHDOG_FACTOR = 4.0
 DEFAULT_TIME_LIMIT = 4 * 3600.0
@@ -97,11 +102,16 @@ class Row:
 
 @dataclass(frozen=True)
 class Task:
-    """One submission to grade, as handed to a job process: its name, source path and file key."""
+    """One submission to grade, as handed to a job process: its name, source path and file key.
+
+    ``submission``: what :func:`submissions.scan` found (an LMS download's files chosen for the student);
+    None: the folder or ``.zip`` at ``source``.
+    """
 
     name: str
     source: str
     key: str
+    submission: submissions.Submission | None = field(default=None, compare=False)
 
 
 class Progress:
@@ -234,6 +244,8 @@ class Batch:
         self.copies_dir = self.grader_dir / COPIES_DIR
         self.time_limit: float | None = None  # per submission; None: submission_time_limit(selection)
         self.rows: dict[str, Row] = {}
+        self.ignored: list[submissions.Ignored] = []  # set by run(): what SUBMISSIONS holds that is not graded
+        self.identities: dict[str, tuple[str, str]] = {}  # submission -> (LMS student id, login), LMS layouts only
         self.lock = threading.Lock()
         self.module_names = [m.name for m in selection.modules]
         self.max_scores = {m.name: float(selection.points(m)) for m in selection.modules}
@@ -258,13 +270,14 @@ class Batch:
         keys = file_keys([entry.name for entry in entries])
         for folder in (self.reports_dir, self.feedback_dir, self.state_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        gradebook.write_atomically(self.out / "ignored.csv", gradebook.ignored_csv(self.ignored))
         todo = []
         for entry in entries:
             restored = self._restore(entry.name, keys[entry.name]) if self.resume else None
             if restored is not None:
                 self.rows[entry.name] = restored
             else:
-                todo.append(Task(entry.name, str(entry.source), keys[entry.name]))
+                todo.append(Task(entry.name, str(entry.source), keys[entry.name], entry))
         progress = Progress(len(todo), self.progress_stream)
         if todo:
             try:
@@ -278,7 +291,13 @@ class Batch:
                                  max_score=sum(self.max_scores.values()), public_checks_only=self.public_checks_only)
         data["skipped_by_resume"] = len(entries) - len(todo)
         data["isolation"] = self.isolation
+        data["ignored"] = len(self.ignored)
         gradebook.save_json(self.out / "summary.json", data)
+        # for a person to read: the class at a glance, and near-identical code (read again, never run)
+        similar = similarity.compare_submissions(entries, similarity.selected_items(self.selection))
+        similarity.write_csv(self.out, similar)
+        class_report.write(self.out, [(r.name, r.report, r.status) for r in self.rows.values()], data, keys,
+                           self.module_names, self.max_scores, similar)
         return data
 
     def _check_out(self) -> None:
@@ -291,7 +310,8 @@ class Batch:
             raise catalogue.UsageError(
                 f"--out {self.out} already holds a gradebook ({' and '.join(found)}) and nothing was changed. Add "
                 "--resume to continue it (what is graded is kept, the rest graded), or --force to replace it (its "
-                "grades.csv, gradebook.json, summary.json, reports/, feedback/ and .state/ are removed first), or "
+                "grades.csv, gradebook.json, summary.json, ignored.csv, reports/, feedback/ and .state/ are removed "
+                "first), or "
                 "name another --out folder.")
 
     def _remove_gradebook(self) -> None:
@@ -304,9 +324,15 @@ class Batch:
     def _entries(self) -> list[submissions.Submission]:
         """The submissions, less ``OUT`` itself should it lie in the submissions folder."""
         out = self.out.resolve()
-        entries = [e for e in submissions.discover(self.source) if e.source.resolve() != out]
+        found = submissions.scan(self.source)
+        entries = [e for e in found.submissions if e.source.resolve() != out]
         if not entries:
-            raise catalogue.UsageError(f"{self.source} holds no submissions: put one folder or .zip per student in it")
+            seen = f" (it holds only {len(found.ignored)} files that are not submissions, such as " \
+                   f"{found.ignored[0].file}: {found.ignored[0].reason})" if found.ignored else ""
+            raise catalogue.UsageError(f"{self.source} holds no submissions{seen}: put one folder or .zip per student "
+                                       "in it, or unpack a Canvas or Moodle download into it")
+        self.ignored = found.ignored
+        self.identities = {e.name: (e.student_id, e.login) for e in entries if e.student_id or e.login}
         return entries
 
     def _grade_all(self, todo: list[Task], progress: Progress) -> None:
@@ -357,7 +383,8 @@ class Batch:
         """``grades.csv``, then ``gradebook.json`` (its provenance: written at the same moment)."""
         rows = [(r.name, r.report, r.status) for r in self.rows.values()]
         gradebook.write_atomically(self.out / "grades.csv",
-                                   gradebook.gradebook_csv(rows, self.module_names, self.max_scores))
+                                   gradebook.gradebook_csv(rows, self.module_names, self.max_scores,
+                                                           identities=self.identities or None))
         gradebook.save_json(self.out / "gradebook.json", gradebook.gradebook_metadata(
             self.started_at, self.module_names, self.public_checks_only, self.isolation, str(self.device)))
 
@@ -450,7 +477,7 @@ class _GradingJob:
             "`grade batch ... --resume` grades it again"))
 
     def _attempt(self, task: Task) -> Row:
-        entry = submissions.Submission(task.name, Path(task.source))
+        entry = task.submission or submissions.Submission(task.name, Path(task.source))
         copy = self._fresh_folder()
         try:
             try:
@@ -470,6 +497,7 @@ class _GradingJob:
             remove_tree(copy)
         report.provenance = gradebook.provenance(digests)
         status = "ok" if not report.problems else "ok (" + "; ".join(report.problems) + ")"
+        report.problems += prepared.notes  # in the student's feedback, not in the gradebook's status column
         return Row(task.name, report, status)
 
     def _fresh_folder(self) -> Path:

@@ -25,7 +25,7 @@ import re
 import sys
 from pathlib import Path
 
-from grader import TORCH_REQUIREMENTS, catalogue
+from grader import TORCH_REQUIREMENTS, assignments, catalogue
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "classroom.yml"
 REPORTER = "classroom-resources/autograding-grading-reporter@v1"
@@ -139,8 +139,10 @@ def workflow_yaml(selection: catalogue.Selection, hidden_repo: str | None = None
 
 
 def build_template(out: Path, selectors: list[str] | tuple[str, ...], hidden_repo: str | None = None,
-                   force: bool = False) -> tuple[catalogue.Selection, list[str]]:
-    """Write the handout of the selected modules and its workflow into ``out``; the selection and notes.
+                   force: bool = False, assignment: assignments.Assignment | None = None,
+                   ) -> tuple[catalogue.Selection, list[str]]:
+    """Write the handout of the selection and its workflow into ``out``; the selection and notes. The handout
+    grades and totals the selected items only, as the workflow does; it records ``assignment`` when given.
 
     Raises:
         catalogue.UsageError: an unknown selector, a malformed ``hidden_repo``, or what ``build_handout`` refuses.
@@ -151,7 +153,7 @@ def build_template(out: Path, selectors: list[str] | tuple[str, ...], hidden_rep
         raise catalogue.UsageError(f"--hidden-repo {hidden_repo!r}: name a GitHub repository as OWNER/NAME, "
                                    "e.g. my-course/pytorch-kit-private")
     selection = catalogue.select(list(selectors), catalogue.load_catalogue())
-    notes = release.build_handout(out, force, [module.name for module in selection.modules])
+    notes = release.build_handout(out, force, selection=selection, assignment=assignment)
     workflow = out / WORKFLOW_PATH
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(workflow_yaml(selection, hidden_repo), encoding="utf-8")

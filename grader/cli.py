@@ -7,9 +7,15 @@ from pathlib import Path
 
 import click
 
+import grader
 from grader import catalogue
+from grader import update as update_module
 
 DEVICE_CHOICE = click.Choice(["auto", "cpu", "cuda", "mps"])
+ASSIGNMENT_OPTION = click.option(
+    "--assignment", metavar="NAME",
+    help="Grade the assignment NAME of assignments.toml (at the kit's root, or $GRADE_ASSIGNMENTS) instead of "
+         "EXERCISE selectors.")
 
 
 def _in_handout() -> bool:
@@ -39,12 +45,25 @@ def _usage(error: catalogue.UsageError) -> click.UsageError:
     return click.UsageError(str(error))
 
 
-def _selection_and_device(exercises: tuple[str, ...], device: str) -> tuple[catalogue.Selection, object]:
-    """The modules and items to grade and the torch device, or a usage error naming the fix."""
+def _selection_and_device(exercises: tuple[str, ...], device: str,
+                          assignment: str | None = None) -> tuple[catalogue.Selection, object]:
+    """The modules and items to grade (``exercises`` or ``--assignment``) and the torch device, or a usage error
+    naming the fix."""
     from grader import engine  # imports torch: only for commands that grade
 
+    selection, _ = _assignment_selection(exercises, assignment)
     try:
-        return catalogue.select(exercises, _catalogue()), engine.pick_device(device)
+        return selection, engine.pick_device(device)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+
+
+def _assignment_selection(exercises: tuple[str, ...], assignment: str | None) -> tuple[catalogue.Selection, object]:
+    """The selection of ``exercises`` or of ``--assignment NAME``, and that assignment (None without one)."""
+    from grader import assignments
+
+    try:
+        return assignments.selection(exercises, assignment, _catalogue())
     except catalogue.UsageError as error:
         raise _usage(error) from None
 
@@ -57,20 +76,20 @@ def _find_item(item: str) -> tuple[catalogue.ModuleInfo, catalogue.ItemInfo]:
 
 
 def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
-              fail_under: float | None) -> None:
+              fail_under: float | None, assignment: str | None = None, show_output: bool = False) -> None:
     from grader import zygote_client
 
     zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
     from grader import engine, progress, report  # imports torch: only when grading
 
-    selection, chosen_device = _selection_and_device(exercises, device)
+    selection, chosen_device = _selection_and_device(exercises, device, assignment)
     folder = submission if submission is not None else find_exercises_dir(Path.cwd())
     if not folder.is_dir():
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
     from grader import sandbox
 
     try:
-        result = engine.grade(folder, selection, chosen_device, store=_reference_store())
+        result = engine.grade(folder, selection, chosen_device, store=_reference_store(), show_output=show_output)
     except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
     if result.isolation == "reduced" and sandbox.forced_tier() is None:
@@ -101,6 +120,8 @@ def _catalogue() -> list[catalogue.ModuleInfo]:
 
 
 @click.group(invoke_without_command=True)
+@click.version_option(grader.__version__, "--version", prog_name="grade",
+                      message=update_module.version_message().replace("%", "%%"))
 @click.pass_context
 def main(context: click.Context) -> None:
     """Grade your PyTorch exercises: `grade` alone grades ./exercises."""
@@ -117,10 +138,33 @@ def main(context: click.Context) -> None:
 @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where inputs live.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in README).")
 @click.option("--fail-under", type=float, help="Exit with status 1 when the score is below this.")
+@click.option("--show-output", is_flag=True, help="Also show what your code printed during each check.")
+@ASSIGNMENT_OPTION
 def check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
-          fail_under: float | None) -> None:
+          fail_under: float | None, show_output: bool, assignment: str | None) -> None:
     """Grade EXERCISES (ex02, ex02_gradient_descent, ex02.grad_fn; default: all)."""
-    run_check(exercises, submission, device, as_json, fail_under)
+    run_check(exercises, submission, device, as_json, fail_under, assignment, show_output)
+
+
+@main.command()
+@click.argument("item")
+@click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules (default: ./exercises).")
+@click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True, help="Where inputs live.")
+def repro(item: str, submission: Path | None, device: str) -> None:
+    """Write a script that reruns ITEM's first failing check on your code, e.g. for a debugger."""
+    from grader import engine, sandbox
+    from grader import repro as repro_module
+
+    module, info = _find_item(item)
+    _, chosen_device = _selection_and_device((f"{module.number}.{info.name}",), device)
+    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+    if not folder.is_dir():
+        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    try:
+        written = repro_module.write_repro(folder, module, info, chosen_device, store=_reference_store())
+    except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(written.message)
 
 
 @main.command()
@@ -146,10 +190,13 @@ def hint(item: str, more: bool) -> None:
 @main.command(name="list")
 def list_items() -> None:
     """The exercises, their items and points, and your progress from the last `grade` run."""
-    from grader import progress
+    from grader import assignments, progress
 
     modules = _catalogue()
     state = progress.load()
+    record = assignments.load_handout_record()
+    if record is not None and record.get("name"):
+        click.echo(assignments.describe(record) + "\n")
     for module in modules:
         done = sum(item.points for item in module.items if state.get(f"{module.name}.{item.name}") == "passed")
         click.echo(f"{module.name}  ({done}/{module.max_score} points passed)")
@@ -171,9 +218,10 @@ def list_items() -> None:
               help="GiB of resident memory a worker may use before it is stopped.")
 @click.option("--allow-unsandboxed", is_flag=True,
               help="Grade even where only reduced isolation works (students' code then runs as you).")
+@ASSIGNMENT_OPTION
 def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: int | None, device: str,
-          resume: bool, force: bool, memory_limit: float, allow_unsandboxed: bool) -> None:
-    """Grade every submission (a folder or .zip each) in SUBMISSIONS into OUT."""
+          resume: bool, force: bool, memory_limit: float, allow_unsandboxed: bool, assignment: str | None) -> None:
+    """Grade every submission (a folder or .zip each, or an unpacked Canvas or Moodle download) in SUBMISSIONS."""
     from grader import batch as batch_module
     from grader import engine, gradebook, sandbox
 
@@ -184,7 +232,7 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
         raise click.UsageError(f"--out {out} is a file; name a folder (it is created if missing)")
     if out.resolve() == submissions_dir.resolve() or out.resolve().is_relative_to(submissions_dir.resolve()):
         raise click.UsageError("--out must not be inside SUBMISSIONS (it would be graded as a submission)")
-    selection, chosen_device = _selection_and_device(exercises, device)
+    selection, chosen_device = _selection_and_device(exercises, device, assignment)
     run = batch_module.Batch(submissions_dir, out, selection, chosen_device,
                              jobs or batch_module.default_jobs(), resume, memory_limit=int(memory_limit * 2**30),
                              allow_unsandboxed=allow_unsandboxed, force=force)
@@ -201,26 +249,64 @@ def batch(submissions_dir: Path, exercises: tuple[str, ...], out: Path, jobs: in
     if run.isolation == "reduced":
         click.echo(sandbox.reduced_isolation_warning(), err=True)
     click.echo(gradebook.summary_text(data))
+    if run.ignored:
+        click.echo(gradebook.ignored_text(run.ignored, out / "ignored.csv"))
     click.echo(f"Gradebook: {out / 'grades.csv'} (provenance: {out / 'gradebook.json'}); reports: {out / 'reports'}; "
                f"feedback: {out / 'feedback'}")
+    click.echo(f"Class report: {out / 'report.html'} (open it in a browser); similar code, for you to review: "
+               f"{out / 'similarity.csv'}")
+
+
+@main.command(name="export", hidden=IN_HANDOUT)
+@click.argument("kind", type=click.Choice(["canvas", "moodle", "csv"]))
+@click.option("--gradebook", "gradebook_dir", type=click.Path(path_type=Path), required=True,
+              help="The --out folder of `grade batch` (its grades.csv).")
+@click.option("--template", type=click.Path(path_type=Path),
+              help="The LMS's own export: Canvas Grades CSV, Moodle grading worksheet; for csv an optional roster.")
+@click.option("--column", help="Canvas: the assignment column to fill (its title or id) when there are several.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File to write [default: GRADEBOOK/KIND-import.csv].")
+def export_grades(kind: str, gradebook_dir: Path, template: Path | None, column: str | None,
+                  output: Path | None) -> None:
+    """Write the scores of a `grade batch` gradebook into the LMS's gradebook file, ready to import (or a plain csv)."""
+    from grader import export, gradebook
+
+    destination = output if output is not None else gradebook_dir / f"{kind}-import.csv"
+    if template is not None and destination.resolve() == template.resolve():
+        raise click.UsageError("-o names the template itself: write the import file next to it instead")
+    try:
+        result = export.export(kind, gradebook_dir, template, column)
+        gradebook.write_atomically(destination, result.text)
+    except export.ExportError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"{destination} cannot be written ({error.strerror or error}); name another "
+                                   "file with -o") from None
+    for line in export.report_lines(result, destination):
+        click.echo(line)
 
 
 @main.command(hidden=IN_HANDOUT)
 @click.argument("out", type=click.Path(path_type=Path))
+@click.argument("exercises", nargs=-1)
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
 @click.option("--hint-steps", type=click.IntRange(min=1), help="Ship only the first N steps of each hint.")
-def release(out: Path, force: bool, hint_steps: int | None) -> None:
-    """Write a student handout (stubs, grader, public checks; no answers) into OUT."""
+@ASSIGNMENT_OPTION
+def release(out: Path, exercises: tuple[str, ...], force: bool, hint_steps: int | None,
+            assignment: str | None) -> None:
+    """Write a student handout (stubs, grader, public checks; no answers) of EXERCISES (default: all) into OUT."""
     from grader import engine
     from grader import release as release_module
 
+    selection, chosen = _assignment_selection(exercises, assignment)
     try:
-        notes = release_module.build_handout(out, force, hint_steps=hint_steps)
+        notes = release_module.build_handout(out, force, hint_steps=hint_steps, selection=selection,
+                                             assignment=chosen)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     except engine.KitError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Wrote a student handout to {out}.")
+    points = sum(selection.points(module) for module in selection.modules)
+    click.echo(f"Wrote a student handout to {out}: {len(selection.modules)} exercise modules, {points} points.")
     for note in notes:
         click.echo(f"Note: {note}")
     click.echo(f"Check it: cd {out} && pip install -e . && grade")
@@ -268,21 +354,47 @@ def reset(target: str, submission: Path | None) -> None:
         click.echo(f"Your previous file is saved as {backup}.")
 
 
+@main.command()
+@click.argument("new_handout", metavar="NEW_HANDOUT", type=click.Path(path_type=Path))
+@click.option("--copy", "copy", type=click.Path(path_type=Path),
+              help="Your copy of the handout, the folder holding exercises/ [default: the one you are in].")
+@click.option("--force", is_flag=True, help="Apply NEW_HANDOUT even when it is older than your copy.")
+def update(new_handout: Path, copy: Path | None, force: bool) -> None:
+    """Bring the newer handout in NEW_HANDOUT into your copy, keeping the items you solved (backups first)."""
+    try:
+        result = update_module.update_copy(copy if copy is not None else update_module.find_copy(Path.cwd()),
+                                           new_handout, force, new_arg=str(new_handout))
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    click.echo(update_module.render(result))
+
+
 @main.command(hidden=IN_HANDOUT)
 @click.argument("out_zip", metavar="OUT.zip", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace an existing OUT.zip.")
 @click.option("--allow-unsandboxed", is_flag=True,
               help="Let the bundle grade even where only reduced isolation works (not needed on Gradescope).")
-def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
-    """Write a Gradescope autograder bundle (setup.sh, run_autograder, the kit) to OUT.zip."""
+@click.argument("exercises", nargs=-1)
+@ASSIGNMENT_OPTION
+@click.option("--visibility", type=click.Choice(["visible", "after_due_date", "after_published", "hidden"]),
+              help="When students see each test's result on Gradescope [default: the assignment's, else visible].")
+def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool, exercises: tuple[str, ...],
+               assignment: str | None, visibility: str | None) -> None:
+    """Write a Gradescope autograder bundle (setup.sh, run_autograder, the kit) grading EXERCISES (default: all)."""
+    from grader import assignments
     from grader import gradescope as gradescope_module
 
+    selection, chosen = _assignment_selection(exercises, assignment)
+    shown = visibility or (chosen.visibility if chosen else None) or "visible"
+    selectors = assignments.selectors_of(selection) if exercises or chosen else []
     try:
-        notes = gradescope_module.build_bundle(out_zip, force, allow_unsandboxed=allow_unsandboxed)
+        notes = gradescope_module.build_bundle(out_zip, force, allow_unsandboxed=allow_unsandboxed,
+                                               selectors=selectors, visibility=shown)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     click.echo(f"Wrote {out_zip}: upload it as the assignment's autograder on Gradescope "
-               "(Ubuntu base image; it installs the kit and bubblewrap in setup.sh).")
+               "(Ubuntu base image; it installs the kit and bubblewrap in setup.sh). It grades "
+               f"{assignments.total_points(selection)} points; test visibility: {shown}.")
     for note in notes:
         click.echo(f"Note: {note}")
 
@@ -294,13 +406,16 @@ def gradescope(out_zip: Path, force: bool, allow_unsandboxed: bool) -> None:
               help="Grade with the full hidden suites of this private repository (your kit), checked out with the "
                    "GRADER_KIT_TOKEN secret, instead of the public checks.")
 @click.option("--force", is_flag=True, help="Replace the contents of a non-empty OUT.")
-def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, force: bool) -> None:
+@ASSIGNMENT_OPTION
+def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, force: bool,
+              assignment: str | None) -> None:
     """Write a GitHub Classroom template into OUT: the handout of EXERCISES (default: all) and its workflow."""
+    from grader import assignments, engine
     from grader import classroom as classroom_module
-    from grader import engine
 
     try:
-        selection, notes = classroom_module.build_template(out, exercises, hidden_repo, force)
+        selectors, chosen = assignments.resolve(exercises, assignment, _catalogue())
+        selection, notes = classroom_module.build_template(out, selectors, hidden_repo, force, chosen)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     except engine.KitError as error:
@@ -318,10 +433,27 @@ def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, fo
 
 
 @main.command()
+@click.argument("exercise")
+@click.option("--out", type=click.Path(path_type=Path), help="Notebook file or folder [default: ./exNN_topic.ipynb].")
+@click.option("--force", is_flag=True, help="Replace an existing notebook (the work in it is lost).")
+def notebook(exercise: str, out: Path | None, force: bool) -> None:
+    """Write EXERCISE (ex02) as a Jupyter/Colab notebook whose last cell grades the cells you ran."""
+    from grader import notebook as notebook_module
+
+    try:
+        path = notebook_module.write_notebook(exercise, out, force)
+    except catalogue.UsageError as error:
+        raise _usage(error) from None
+    click.echo(f"Wrote {path}: open it in Jupyter or upload it to Colab, fill in the functions, and run its last "
+               "cell to grade them.")
+
+
+@main.command()
 @click.argument("exercises", nargs=-1)
 @click.option("--submission", type=click.Path(path_type=Path), help="Folder of exercise modules to watch.")
 @click.option("--device", type=DEVICE_CHOICE, default="auto", show_default=True)
-def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> None:
+@ASSIGNMENT_OPTION
+def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assignment: str | None) -> None:
     """Regrade EXERCISES (default: all) each time you save one of their files."""
     import threading
 
@@ -331,7 +463,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> N
     from grader import engine
     from grader import watch as watch_module
 
-    selection, chosen_device = _selection_and_device(exercises, device)
+    selection, chosen_device = _selection_and_device(exercises, device, assignment)
     folder = submission if submission is not None else find_exercises_dir(Path.cwd())
     if not folder.is_dir():
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
@@ -341,7 +473,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str) -> N
         with engine.GradingService(chosen_device, store=_reference_store()) as service:
             watcher = watch_module.Watcher(folder, selection.modules, service, click.echo,
                                            record_progress=submission is None)
-            if exercises:
+            if exercises or assignment:
                 for module in selection.modules:
                     watcher.grade(module)
             else:

@@ -14,7 +14,6 @@ import hashlib
 import importlib.util
 import inspect
 import itertools
-import os
 import re
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from grader import catalogue, diagnose, files, report, sandbox, wire, zygote_client
-from grader.compare import difference, leaves, normalize
+from grader.compare import Tolerance, difference, leaves, normalize
 from grader.guards import forbidden_calls
 from grader.kit_versions import KitVersionServer
 from grader.mistakes import LIKELY, Mistakes, WithMistake
@@ -394,6 +393,103 @@ class CheckOutcome:
     """The sentences of the item's catalogued mistakes that do on this check what the student's code did."""
 
 
+COLLECT_SECONDS = 5.0  # to hand over what a check printed and recorded (a few KiB, at most the record's 16 MiB)
+
+
+@dataclass
+class RecordedCall:
+    """One call that a check made to a function or class of the student's module (``grade repro``)."""
+
+    function: str
+    inputs: bytes | None
+    """Its arguments as ``torch.save`` wrote them in the worker (never loaded here), or None."""
+    problem: str | None
+    """Why they could not be saved, when they could not ("TypeError: cannot pickle 'generator' object")."""
+
+
+@dataclass
+class Collected:
+    """What the worker hands over after a check: its printed output and its recorded calls."""
+
+    output: str
+    output_bytes: int
+    calls: list[RecordedCall]
+
+    @classmethod
+    def from_worker(cls, value: object) -> Collected | None:
+        """Validate the worker's answer (untrusted data); None when it is malformed."""
+        if type(value) is not dict or type(value.get("output")) is not str or type(value.get("output_bytes")) is not int \
+                or type(value.get("calls")) is not list:
+            return None
+        calls = []
+        for entry in value["calls"]:
+            if type(entry) is not dict or type(entry.get("function")) is not str:
+                return None
+            inputs, problem = entry.get("inputs"), entry.get("problem")
+            if inputs is not None and not (type(inputs) is torch.Tensor and inputs.dtype == torch.uint8
+                                           and inputs.dim() == 1 and inputs.device.type == "cpu"):
+                return None
+            calls.append(RecordedCall(entry["function"][:200], None if inputs is None else inputs.numpy().tobytes(),
+                                      problem[:300] if type(problem) is str else None))
+        text = value["output"][:report.CHECK_OUTPUT_BYTES]
+        return cls(text, max(value["output_bytes"], len(text.encode("utf-8", errors="replace"))), calls)
+
+
+@dataclass
+class CheckRecord:
+    """What ``grade repro`` needs of a failing check: the recorded calls and the grader's comparison."""
+
+    check: Check
+    calls: list[RecordedCall]
+    result_of: int | None
+    """The index in ``calls`` of the call whose return value the check compared (or whose exception failed the
+    check), when the check compared exactly that; None when it compared something it computed from several calls."""
+    expected: object
+    got: object
+    """The student's result as the check normalised it (None when the check did not return)."""
+    message: str
+    tolerance: Tolerance
+    """The tolerance the comparison used (widened where the inputs' conditioning allows)."""
+
+
+class ItemCalls:
+    """The grader's side of a recording: what each call of a module's function in one check returned or raised.
+
+    It wraps ``connection.call`` so that, at the end of the check, :meth:`result_of` can tell whether what the
+    check compared is exactly one call's return value (or its exception).
+    """
+
+    def __init__(self, connection: RemoteConnection) -> None:
+        self.results: list[object] = []
+        self.raised: dict[int, StudentError] = {}
+        plain = connection.call
+
+        def call(target: list, args: tuple, kwargs: dict) -> object:
+            if target[0] != "module" or len(target) != 3:
+                return plain(target, args, kwargs)
+            index = len(self.results)
+            self.results.append(None)
+            try:
+                self.results[index] = plain(target, args, kwargs)
+            except StudentError as error:
+                self.raised[index] = error
+                raise
+            return self.results[index]
+
+        connection.call = call  # type: ignore[method-assign]
+
+    def result_of(self, raw: object, raised: StudentError | None, recorded: int) -> int | None:
+        """The call whose result is ``raw`` (or that raised ``raised``); None when none is, or when the worker
+        recorded another number of calls than were made."""
+        if recorded != len(self.results):
+            return None
+        if raised is not None:
+            return next((index for index, error in self.raised.items() if error is raised), None)
+        if raw is None:
+            return None
+        return next((index for index in reversed(range(len(self.results))) if self.results[index] is raw), None)
+
+
 def wall_clock_deadline(cpu_seconds: float) -> float:
     """When to give up on a worker that has ``cpu_seconds`` of CPU time (it may be sleeping or starved)."""
     return time.monotonic() + cpu_seconds * WALL_CLOCK_FACTOR + 1.0
@@ -406,7 +502,8 @@ class SubmissionGrader:
     torch functions, default dtype, grad mode, threads, files): each gets a new worker.
     """
 
-    def __init__(self, zygote: ZygoteClient, stage: str, device: torch.device, cache: ReferenceCache) -> None:
+    def __init__(self, zygote: ZygoteClient, stage: str, device: torch.device, cache: ReferenceCache,
+                 show_output: bool = False, record: bool = False) -> None:
         self.zygote = zygote
         self.stage = stage
         self.session: WorkerSession | None = None
@@ -414,6 +511,14 @@ class SubmissionGrader:
         self.device = device
         self.cache = cache
         self.output_total = 0
+        self.show_output = show_output
+        """Bring back what each check printed (``grade check --show-output``)."""
+        self.record = record
+        """Record the inputs of the student's functions in each check (``grade repro``; never in batch or Gradescope)."""
+        self.outputs: dict[str, tuple[str, int]] = {}
+        """What each check printed, by qualified name: (the first bytes as text, how many bytes in all)."""
+        self.records: dict[str, CheckRecord] = {}
+        """What ``grade repro`` needs of each failing check, by qualified name (with ``record`` only)."""
         self.check_outcomes: dict[str, CheckOutcome] = {}
         """What was decided for each check graded, by qualified name (the pytest plugin's per-test results):
         a check skipped after a timeout or a crash, or after the item's own stub, counts as failed; a passed
@@ -563,7 +668,9 @@ class SubmissionGrader:
                             "instructor grades")
         if status in ("failed", "partial", "timeout", "crashed"):
             feedback.append(f"Hint: run `grade hint {qualified}`")
-        return report.ItemResult(item.name, round(score, 4), item.points, status, feedback)
+        output = report.item_output([(check.description, *self.outputs[check.qualified_name]) for check in item.checks
+                                     if check.qualified_name in self.outputs]) if self.show_output else None
+        return report.ItemResult(item.name, round(score, 4), item.points, status, feedback, output=output)
 
     def _record_skipped(self, check: Check, rest: list[Check], failure: str, what: str) -> None:
         """``check`` failed with ``failure`` and the item's remaining checks were skipped: each fails."""
@@ -589,26 +696,64 @@ class SubmissionGrader:
         deadline = wall_clock_deadline(cpu_seconds)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
         kit_items = self._install_kit_versions(check, item)
+        options = {**({"output": True} if self.show_output else {}), **({"record": True} if self.record else {})}
         # also drops the previous check's handles and puts back what the previous check replaced
-        connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items))
+        connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items) + ((options,) if options else ()))
+        item_calls = ItemCalls(connection) if self.record else None
         side = Side(RemoteModule(connection, check.module), self.device, check.seed,
                     lambda path, *a, **k: connection.call(["build", path], a, k))
+        raw: object = None
+        got: object = None
+        raised: StudentError | None = None
+        outcome: CheckOutcome | None = None
         try:
-            got = normalize(check.function(side))
+            raw = check.function(side)
+            got = normalize(raw)
         except CheckFailed as failure:
-            return CheckOutcome(False, str(failure), catalogued=self.matching_mistakes(check, item, "failed", str(failure)))
+            outcome = CheckOutcome(False, str(failure),
+                                   catalogued=self.matching_mistakes(check, item, "failed", str(failure)))
         except StudentError as error:
+            raised = error
             if error.not_implemented:
-                return CheckOutcome(False, f"{error}", not_implemented=True)
-            matches = self.matching_mistakes(check, item, "raised", _raised_words(error.type_name, error.message))
-            return CheckOutcome(False, f"raised {error}", catalogued=matches)
+                outcome = CheckOutcome(False, f"{error}", not_implemented=True)
+            else:
+                matches = self.matching_mistakes(check, item, "raised", _raised_words(error.type_name, error.message))
+                outcome = CheckOutcome(False, f"raised {error}", catalogued=matches)
         except (WorkerTimeout, WorkerCrashed, GraderUnavailable, KitError):
             raise
         except Exception as error:  # the check could not use what the student returned
-            return CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
-                                       f"{str(error)[:300]}")
+            outcome = CheckOutcome(False, f"what the code returned could not be used: {type(error).__name__}: "
+                                          f"{str(error)[:300]}")
         finally:
             self.session.kit_server = None
+        collected = self._collect(check) if options else None
+        compared = outcome is None
+        if outcome is None:
+            outcome = self._compared(check, item, got)
+        if item_calls is not None and collected is not None and not outcome.passed and not outcome.not_implemented:
+            slack = self.cache.conditioning(check, item, self.device) if compared else {}  # computed already
+            self.records[check.qualified_name] = CheckRecord(
+                check, collected.calls, item_calls.result_of(raw, raised, len(collected.calls)),
+                self.cache.expected(check, item, self.device), got, outcome.message,
+                check.tolerance.widened(slack) if slack else check.tolerance)
+        return outcome
+
+    def _collect(self, check: Check) -> Collected | None:
+        """What the check printed, and the inputs its calls of the module's items received, from the worker
+        (None when it cannot answer: then they are lost, and grading goes on)."""
+        connection = RemoteConnection(self.session, Call(wall_clock_deadline(COLLECT_SECONDS), (), ""))
+        try:
+            collected = Collected.from_worker(connection.simple(("collect",)))
+        except (GraderUnavailable, KitError):
+            raise
+        except Exception:  # timed out, crashed, raised, or answered nonsense: lost, never a reason to stop
+            return None
+        if collected is not None and collected.output_bytes:
+            self.outputs[check.qualified_name] = (collected.output, collected.output_bytes)
+        return collected
+
+    def _compared(self, check: Check, item: Item, got: object) -> CheckOutcome:
+        """The outcome of a check whose code returned ``got`` (normalised): compared with the reference's."""
         expected = self.cache.expected(check, item, self.device)
         try:
             found = difference(expected, got, "the result", check.tolerance)
@@ -784,11 +929,14 @@ class GradingService:
         """The isolation tier in force: ``namespaces``, ``uid`` or ``reduced``."""
         return self.zygote.tier
 
-    def grade(self, submission: Path, selection: catalogue.Selection, name: str | None = None) -> report.GradeReport:
+    def grade(self, submission: Path, selection: catalogue.Selection, name: str | None = None,
+              show_output: bool = False, record: bool = False) -> report.GradeReport:
         """Grade the exercise modules in ``submission`` (a folder that is only read, never changed).
 
         The submission is staged into a fresh folder that no other submission uses, read only by the
-        boxes (each copies it into its own private place), and removed afterwards.
+        boxes (each copies it into its own private place), and removed afterwards. ``show_output`` brings
+        back what each check printed (each item's ``output``); ``record`` the inputs of the student's
+        functions in each failing check (the report's ``records``, for ``grade repro``).
         """
         if catalogue.has_hidden_suites():  # read before any submission's code runs (and could change them)
             for module in selection.modules:
@@ -803,7 +951,10 @@ class GradingService:
             keys = {m.name: self._untouched.key(stage, m.name, selection.items[m.name]) for m in selection.modules}
             known = {name: self._untouched.get(key) for name, key in keys.items()}
             to_grade = [m for m in selection.modules if known[m.name] is None]
-            grader_ = SubmissionGrader(self.zygote, stage_name, self.device, self.cache)
+            for result in known.values():  # remembered untouched stubs: they print nothing
+                for item_result in result.items if result is not None else ():
+                    item_result.output = None
+            grader_ = SubmissionGrader(self.zygote, stage_name, self.device, self.cache, show_output, record)
             try:
                 for index, module in enumerate(to_grade):
                     known[module.name] = grader_.grade_module(module, selection.items[module.name],
@@ -812,6 +963,8 @@ class GradingService:
             finally:
                 grader_.close()
             exercises = [known[m.name] for m in selection.modules]
+            for item_result in (i for e in exercises for i in e.items if show_output and i.output is None):
+                item_result.output = []  # a module that did not import, an item that is missing: nothing printed
         finally:
             files.remove_tree(str(stage))
             self.cache.save()
@@ -819,7 +972,7 @@ class GradingService:
                                   isolation=self.isolation,
                                   output_bytes=grader_.output_total,
                                   public_checks_only=not catalogue.has_hidden_suites(),
-                                  check_outcomes=grader_.check_outcomes)
+                                  check_outcomes=grader_.check_outcomes, records=grader_.records)
 
     def close(self) -> None:
         try:
@@ -856,8 +1009,10 @@ def probe_isolation(device: torch.device, allow_reduced: bool) -> str:
 
 
 def grade(submission: Path, selection: catalogue.Selection, device: torch.device,
-          allow_reduced: bool = True, store: ReferenceStore | None = None) -> report.GradeReport:
-    """Grade one submission folder: the whole pipeline behind ``grade check``.
+          allow_reduced: bool = True, store: ReferenceStore | None = None, show_output: bool = False,
+          record: bool = False) -> report.GradeReport:
+    """Grade one submission folder: the whole pipeline behind ``grade check`` (``show_output`` and ``record``:
+    see :meth:`GradingService.grade`).
 
     Should the grading machinery itself fail half way (a submission that, with reduced isolation,
     kills the zygote), it is started afresh and the submission graded once more.
@@ -865,7 +1020,7 @@ def grade(submission: Path, selection: catalogue.Selection, device: torch.device
     for attempt in (1, 2):
         try:
             with GradingService(device, allow_reduced=allow_reduced, store=store) as service:
-                return service.grade(submission, selection)
+                return service.grade(submission, selection, show_output=show_output, record=record)
         except GraderUnavailable:
             if attempt == 2:
                 raise

@@ -15,10 +15,15 @@ import json
 import os
 import secrets
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grader
 from grader.report import GradeReport, _points
+
+if TYPE_CHECKING:
+    from grader.submissions import Ignored
 
 GRADER_ERROR = "grader_error"
 """Row status prefix: the grader itself failed on this submission (not the student's fault, not final)."""
@@ -70,32 +75,69 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+IDENTITY_COLUMNS = ("student_id", "login")
+"""The columns ``grades.csv`` has after ``submission`` when the submissions came from an LMS download."""
+
+
 def gradebook_csv(rows: list[tuple[str, GradeReport | None, str]], module_names: list[str],
-                  max_scores: dict[str, float]) -> str:
+                  max_scores: dict[str, float], identities: dict[str, tuple[str, str]] | None = None) -> str:
     """``submission,score,max_score,<module>...,status,percent`` sorted by submission name.
 
     ``percent`` is ``score / max_score * 100`` with two decimals; it comes last so that a reader that
     takes the other columns by name or by position reads them as before. A ``grader_error`` row has
     blank score and percent cells (not 0): the grader failed, the student was not graded. A row with
     no report (``empty``, ``rejected: ...``) scores 0, as :func:`summary` counts it.
+
+    ``identities`` (submission -> LMS student id and login; given when the submissions came from a Canvas or
+    Moodle download) adds :data:`IDENTITY_COLUMNS` right after ``submission``, empty for a submission that has
+    none; without it the columns are left out, so a gradebook of the kit's own layouts reads as before.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *module_names, "status", "percent"])
+    identity_columns = list(IDENTITY_COLUMNS) if identities is not None else []
+    writer.writerow(["submission", *identity_columns, "score", "max_score", *module_names, "status", "percent"])
     total_max = sum(max_scores[m] for m in module_names)
     for name, report, status in sorted(rows, key=lambda row: row[0]):
+        who = list(identities.get(name, ("", ""))) if identities is not None else []
         if is_grader_error(status):
-            writer.writerow([name, "", _points(total_max), *["" for _ in module_names], status, ""])
+            writer.writerow([name, *who, "", _points(total_max), *["" for _ in module_names], status, ""])
             continue
         if report is None:
-            writer.writerow([name, 0, _points(total_max), *[0 for _ in module_names], status,
+            writer.writerow([name, *who, 0, _points(total_max), *[0 for _ in module_names], status,
                              percent(0.0, total_max)])
             continue
         per_module = {e.name: e.score for e in report.exercises}
-        writer.writerow([name, _points(report.score), _points(report.max_score),
+        writer.writerow([name, *who, _points(report.score), _points(report.max_score),
                          *[_points(per_module.get(m, 0.0)) for m in module_names], status,
                          percent(report.score, report.max_score)])
     return buffer.getvalue()
+
+
+def ignored_csv(ignored: Sequence[Ignored]) -> str:
+    """``OUT/ignored.csv``: ``submission,file,reason``, one row per entry of SUBMISSIONS that is not graded.
+
+    ``ignored`` holds :class:`grader.submissions.Ignored` rows; ``submission`` is empty for a file that belongs
+    to no submission (a loose file, a hidden one at the top).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "file", "reason"])
+    for row in ignored:
+        writer.writerow([row.submission, row.file, row.reason])
+    return buffer.getvalue()
+
+
+def ignored_text(ignored: Sequence[Ignored], path: Path, shown: int = 10) -> str:
+    """The lines ``grade batch`` prints about what it did not grade: the first ``shown``, then where the rest is."""
+    if not ignored:
+        return ""
+    lines = [(f"Ignored {len(ignored)} files or folders of SUBMISSIONS (not exercise modules, earlier uploads set "
+              f"aside, hidden or loose files), each with the reason in {path}:")]
+    for row in ignored[:shown]:
+        lines.append(f"  {row.submission + ': ' if row.submission else ''}{row.file} ({row.reason})")
+    if len(ignored) > shown:
+        lines.append(f"  ... and {len(ignored) - shown} more in {path}")
+    return "\n".join(lines)
 
 
 def percent(score: float, max_score: float) -> str:
@@ -129,6 +171,8 @@ def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str
     for exercise in report.exercises:
         lines.append(f"| {exercise.name} | {_points(exercise.score)} / {_points(exercise.max_score)} |")
     lines.append("")
+    if report.problems:
+        lines += ["## How your files were read", "", *[f"- {problem}" for problem in report.problems], ""]
     for exercise in report.exercises:
         troubled = [i for i in exercise.items if i.status != "passed"]
         if not troubled and not exercise.error:

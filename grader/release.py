@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import torch
 
-from grader import catalogue, hints, stubs, wire
+from grader import assignments, catalogue, hints, stubs, update, wire
 from grader.compare import normalize
 from grader.engine import CONDITIONING_KEY, MISTAKES_KEY, KitError, ReferenceCache, load_suite
 
@@ -46,7 +47,7 @@ grade = "grader.cli:main"
 packages = ["grader"]
 
 [tool.setuptools.package-data]
-grader = ["catalogue.json", "public/*.py", "public/expected.pt", "pristine/*.py"]
+grader = ["catalogue.json", "assignment.json", "handout.json", "public/*.py", "public/expected.pt", "pristine/*.py"]
 """
 
 STUDENT_README = """\
@@ -77,6 +78,9 @@ still "todo").
    Your progress: `grade list`.
 5. Want to start an item over? `grade reset ex01.reshaped` puts its stub back (your file is saved in
    `.grade-backups/` first).
+6. A newer handout from your instructor? Unpack it next to this folder, then run
+   `grade update ../NEW_HANDOUT` here: your solved items keep your code, the rest takes the new stubs
+   (everything it changes is saved in `.grade-backups/` first). `grade --version` shows your handout.
 
 ## What the statuses mean
 
@@ -104,6 +108,21 @@ Code that is correct for every input passes both; code tuned to the public input
 Hand in the files of your `exercises/` folder (for example as a zip of that folder), as your
 instructor tells you.
 """
+
+
+def assignment_section(selection: catalogue.Selection, assignment: assignments.Assignment | None) -> str:
+    """The student README's section naming what this handout's assignment covers and its points."""
+    heading = (assignment.title or assignment.name) if assignment else "This assignment"
+    lines = [f"\n## {heading}\n", (f"This handout grades only these exercises ({assignments.total_points(selection)} "
+                                   "points in all; `grade list` shows them):\n")]
+    for module in assignments.narrowed(selection):
+        whole = selection.items[module.name] is None
+        items = "every item" if whole else ", ".join(f"`{i.name}`" for i in module.items)
+        lines.append(f"- `exercises/{module.name}.py`: {items} ({module.max_score} points)")
+    if any(selection.items[m.name] is not None for m in selection.modules):
+        lines.append("\nThe other functions of those files are not part of this assignment; an item that calls "
+                     "one of them runs your version, so it may need to work too.")
+    return "\n".join(lines) + "\n"
 
 
 def is_empty_folder(path: Path) -> bool:
@@ -254,9 +273,14 @@ def shippable_stub(module: catalogue.ModuleInfo, pristine: str) -> tuple[str, st
 
 
 def build_handout(out: Path, force: bool = False, module_names: list[str] | None = None,
-                  hint_steps: int | None = None) -> list[str]:
-    """Write the handout of ``module_names`` (default: every module) into ``out``; notes on items left
-    without a public check. ``hint_steps`` caps the steps of each hint it ships (None: all).
+                  hint_steps: int | None = None, selection: catalogue.Selection | None = None,
+                  assignment: assignments.Assignment | None = None) -> list[str]:
+    """Write the handout of ``selection`` (else of ``module_names``; default: every module) into ``out``; notes on
+    items left without a public check. ``hint_steps`` caps the steps of each hint it ships (None: all).
+
+    A selected module ships its whole stub file, but the handout's catalogue lists, and its ``grade`` grades and
+    totals, only the selected items; their public checks and expected results alone ship. What was selected (and
+    the ``assignment`` it came from) is recorded in ``grader/assignment.json``.
 
     Raises:
         catalogue.UsageError: ``out`` is not empty and ``force`` is False, or this is already a handout.
@@ -269,7 +293,11 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
         raise catalogue.UsageError(f"{out} is not empty: choose an empty or new folder, or pass --force to "
                                    "replace what is there")
     every_module = catalogue.load_catalogue()
-    modules = [m for m in every_module if module_names is None or m.name in module_names]
+    if selection is None:
+        selection = catalogue.select([m.name for m in every_module if module_names is None or m.name in module_names],
+                                     every_module)
+    modules = selection.modules
+    graded = {module.name: module for module in assignments.narrowed(selection)}  # only the selected items
     pristine = {module.name: stubs.pristine_source(module.name) for module in every_module}
     snippets = [snippet for module in every_module
                 for snippet in answer_snippets(catalogue.SOLUTIONS_DIR / f"{module.name}.py", pristine[module.name])]
@@ -283,7 +311,8 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
     (out / "exercises").mkdir(parents=True)
     grader_out = out / "grader"
     shutil.copytree(catalogue.KIT_ROOT / "grader", grader_out,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "public", "pristine", "catalogue.json"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "public", "pristine", "catalogue.json",
+                                                  "assignment.json"))
     (grader_out / "pristine").mkdir()
     notes: list[str] = []
     for module in modules:
@@ -298,9 +327,11 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
     device = torch.device("cpu")
     for module in modules:
         suite_file = catalogue.SUITES_DIR / f"{module.name}.py"
-        chosen = choose_public_checks(suite_file, snippets)
+        wanted = selection.items.get(module.name)
+        chosen = {item: check for item, check in choose_public_checks(suite_file, snippets).items()
+                  if wanted is None or item in wanted}
         source, kept = public_suite_source(suite_file, chosen)
-        for info in module.items:
+        for info in graded[module.name].items:
             if info.name not in chosen:
                 notes.append(f"{module.number}.{info.name} has no public check (each of its checks would ship code "
                              "that holds an answer); the hidden checks grade it")
@@ -319,12 +350,18 @@ def build_handout(out: Path, force: bool = False, module_names: list[str] | None
                         expected[MISTAKES_KEY + check.qualified_name] = wire.encode_data(mistaken)
     (public / "expected.pt").write_bytes(wire.dumps(expected))
     shipped = [catalogue.ModuleInfo(m.name, [dataclasses.replace(i, hint=hints.capped(i.hint, hint_steps))
-                                             for i in m.items]) for m in modules]
+                                             for i in m.items]) for m in graded.values()]
     (grader_out / "catalogue.json").write_text(catalogue.catalogue_json(shipped) + "\n", encoding="utf-8")
+    record = assignments.handout_record(selection, assignment)
+    (grader_out / "assignment.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     from grader import TORCH_REQUIREMENTS, __version__
 
     (out / "pyproject.toml").write_text(HANDOUT_PYPROJECT.format(version=__version__, torch=TORCH_REQUIREMENTS[0],
                                                                        torchvision=TORCH_REQUIREMENTS[1]), encoding="utf-8")
-    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
-    (out / ".gitignore").write_text(".grade-progress.json\n.grade-backups/\n__pycache__/\n*.egg-info/\n", encoding="utf-8")
+    partial = len(modules) < len(every_module) or any(selection.items[m.name] is not None for m in modules)
+    (out / "README.md").write_text(STUDENT_README + (assignment_section(selection, assignment) if partial else ""),
+                                   encoding="utf-8")
+    (out / ".gitignore").write_text(".grade-progress.json\n.grade-backups/\n__pycache__/\n*.egg-info/\n"
+                                   "exercises/repro_*\n", encoding="utf-8")  # `grade repro` scripts
+    update.write_record(out)  # grader/handout.json: version, build time, digest; what `grade update` compares
     return notes

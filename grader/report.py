@@ -1,14 +1,56 @@
-"""Grading results: the data, the JSON document (schema 2) and the terminal table."""
+"""Grading results: the data, the JSON document (schema 3) and the terminal table."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 STATUSES = ("passed", "partial", "failed", "not_implemented", "missing", "error", "timeout", "crashed",
             "not_graded")
-SCHEMA_VERSION = 2
-"""2: ``public_checks_only`` and ``provenance`` (``grade batch`` reports) added."""
+SCHEMA_VERSION = 3
+"""2: ``public_checks_only`` and ``provenance`` (``grade batch`` reports) added. 3: each item's ``output``."""
+CHECK_OUTPUT_BYTES = 2048
+"""What a student's code printed during one check, at most, as shown (``grade check --show-output``)."""
+ITEM_OUTPUT_BYTES = 8192
+"""... and during all the checks of one item."""
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (all but tab and newline) and bidirectional overrides: escape sequences that could
+move the cursor, clear the terminal or disguise text."""
+
+
+@dataclass
+class CheckOutput:
+    """What the student's code printed (stdout and stderr) during one check, bounded and made printable."""
+
+    check: str
+    """The check's description."""
+    text: str
+    more_bytes: int = 0
+    """Bytes printed beyond ``text`` (not kept)."""
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (tab and newline kept), so it cannot drive the terminal."""
+    return _UNPRINTABLE.sub("", text)
+
+
+def item_output(printed: list[tuple[str, str, int]]) -> list[CheckOutput]:
+    """The output of one item's checks, from ``(check description, text kept, bytes printed)`` triples.
+
+    Each check shows at most ``CHECK_OUTPUT_BYTES`` and the item at most ``ITEM_OUTPUT_BYTES``; what is
+    left out is counted in ``more_bytes``. Checks that printed nothing are left out.
+    """
+    shown: list[CheckOutput] = []
+    room = ITEM_OUTPUT_BYTES
+    for check, text, total in printed:
+        if total <= 0:
+            continue
+        data = text.encode("utf-8", errors="replace")[:max(0, min(CHECK_OUTPUT_BYTES, room))]
+        kept = printable(data.decode("utf-8", errors="ignore"))
+        room -= len(data)
+        shown.append(CheckOutput(check, kept, max(0, total - len(data))))
+    return shown
 
 
 @dataclass
@@ -18,6 +60,8 @@ class ItemResult:
     max_score: float
     status: str
     feedback: list[str] = field(default_factory=list)
+    output: list[CheckOutput] | None = None
+    """What the code printed during the item's checks (``--show-output``); None when not asked."""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -54,6 +98,9 @@ class GradeReport:
     check_outcomes: dict = field(default_factory=dict, repr=False)
     """``engine.CheckOutcome`` of each check graded one by one, by qualified name (not in the JSON); a module
     that could not be imported, a missing item and a module known to be untouched stubs have none."""
+    records: dict = field(default_factory=dict, repr=False)
+    """``engine.CheckRecord`` of each failing check, by qualified name, when graded for ``grade repro`` (not in
+    the JSON)."""
 
     @property
     def score(self) -> float:
@@ -81,7 +128,9 @@ class GradeReport:
                     "error": e.error,
                     "items": [
                         {"name": i.name, "score": i.score, "max_score": float(i.max_score), "status": i.status,
-                         "feedback": list(i.feedback)}
+                         "feedback": list(i.feedback),
+                         "output": None if i.output is None else [
+                             {"check": o.check, "text": o.text, "more_bytes": o.more_bytes} for o in i.output]}
                         for i in e.items
                     ],
                 }
@@ -96,7 +145,8 @@ class GradeReport:
 def report_from_dict(data: dict) -> GradeReport:
     """Rebuild a report from its JSON document (used by ``grade batch --resume``)."""
     exercises = [
-        ExerciseResult(e["name"], [ItemResult(i["name"], i["score"], i["max_score"], i["status"], i["feedback"])
+        ExerciseResult(e["name"], [ItemResult(i["name"], i["score"], i["max_score"], i["status"], i["feedback"],
+                                              _output_from(i.get("output")))
                                    for i in e["items"]], e["error"])
         for e in data["exercises"]
     ]
@@ -105,6 +155,13 @@ def report_from_dict(data: dict) -> GradeReport:
                        isolation=str(data.get("isolation", "unknown")),
                        public_checks_only=bool(data.get("public_checks_only", False)),
                        provenance=dict(provenance) if isinstance(provenance, dict) else None)
+
+
+def _output_from(value: object) -> list[CheckOutput] | None:
+    if type(value) is not list:
+        return None
+    return [CheckOutput(str(o.get("check", "")), str(o.get("text", "")), int(o.get("more_bytes", 0)))
+            for o in value if type(o) is dict]
 
 
 STATUS_WIDTH = max(len(status) for status in STATUSES)
@@ -122,6 +179,7 @@ def render_terminal(report: GradeReport) -> str:
                      "instructor grades.")
     for problem in report.problems:
         lines.append(f"Note: {problem}")
+    lines.extend(render_output(report))
     failed = [(e, i) for e in report.exercises for i in e.items
               if i.status not in ("passed", "not_implemented", "not_graded") and i.feedback and not e.error]
     if failed:
@@ -133,6 +191,24 @@ def render_terminal(report: GradeReport) -> str:
     lines.append("")
     lines.append(next_step(report))
     return "\n".join(lines)
+
+
+def render_output(report: GradeReport) -> list[str]:
+    """What the code printed, per item and check (only when ``--show-output`` brought it back)."""
+    captured = [(e, i) for e in report.exercises for i in e.items if i.output is not None]
+    if not captured:
+        return []
+    printed = [(e, i) for e, i in captured if i.output]
+    if not printed:
+        return ["", "What your code printed (--show-output): nothing."]
+    lines = ["", "What your code printed (--show-output):"]
+    for exercise, item in printed:
+        for output in item.output or ():
+            lines.append(f"- {exercise.name.split('_', 1)[0]}.{item.name}, check \"{printable(output.check)}\":")
+            lines.extend(f"    {line}" for line in output.text.rstrip("\n").split("\n"))
+            if output.more_bytes:
+                lines.append(f"    ... ({output.more_bytes} more bytes)")
+    return lines
 
 
 def next_step(report: GradeReport) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import io
 import math
 import os
 import random
@@ -32,6 +33,11 @@ from grader.guards import forbidden_calls
 from grader.suite import resolve_build_path
 
 MAX_MESSAGE_CHARS = 600
+CHECK_OUTPUT_BYTES = 2048
+"""What one check's printed output brings back (``grade check --show-output``); the rest is only counted."""
+RECORD_BYTES = 16 * 2**20
+"""The inputs of a check's calls, saved for ``grade repro``, bring back at most this much in all."""
+RECORD_CALLS = 256
 
 
 class _Arguments:
@@ -123,6 +129,144 @@ def _value_digest(tensor: torch.Tensor) -> object:
         return None
 
 
+class CheckOutput(io.TextIOBase):
+    """``sys.stdout`` and ``sys.stderr`` during one check when the grader asks what the code printed.
+
+    Both streams write here, in the order written, as a terminal shows them; the first
+    ``CHECK_OUTPUT_BYTES`` (UTF-8) are kept and the rest only counted, so a submission that prints
+    megabytes costs nothing but the count. ``.buffer`` takes bytes (decoded with replacement), and
+    ``fileno()`` is the real stream's, for code that writes to the file descriptor itself.
+    """
+
+    def __init__(self, real: object) -> None:
+        super().__init__()
+        self.kept = bytearray()
+        self.total = 0
+        self.buffer = _BinaryOutput(self)
+        self._real = real
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "replace"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._real.fileno()  # type: ignore[attr-defined]
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.add(str(text).encode("utf-8", errors="replace"))
+        return len(text)
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = CHECK_OUTPUT_BYTES - len(self.kept)
+        if room > 0:
+            self.kept += data[:room]
+
+    def taken(self) -> tuple[str, int]:
+        """What was kept, as text (a character cut in two is replaced), and how many bytes were written."""
+        return bytes(self.kept).decode("utf-8", errors="replace"), self.total
+
+
+class _BinaryOutput(io.RawIOBase):
+    """``sys.stdout.buffer`` of a :class:`CheckOutput`."""
+
+    def __init__(self, text: CheckOutput) -> None:
+        super().__init__()
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        chunk = bytes(memoryview(data))  # type: ignore[arg-type]
+        self._text.add(chunk)
+        return len(chunk)
+
+
+def snapshot_inputs(args: list, kwargs: dict, budget: int) -> tuple[torch.Tensor | None, str | None]:
+    """The inputs of a call as ``torch.save`` writes them (as a uint8 tensor, which travels as data), or
+    None and why they cannot be saved.
+
+    Saved with them: the ``.grad`` of each tensor and parameter (``torch.save`` drops it), the global
+    random states, the grad mode and the default dtype at the moment of the call, so that
+    ``grade repro``'s script calls the function in the same state. The grader never loads these
+    bytes: it writes them into the student's folder, for the student's own script to load.
+    """
+    estimate = _tensor_bytes([args, kwargs])
+    if estimate > budget:  # said before a copy is made
+        return None, f"their tensors take {estimate} bytes, more than the {RECORD_BYTES // 2**20} MiB a repro keeps"
+    try:
+        grads = [(tensor, tensor.grad) for tensor in _tensors_with_grads([args, kwargs])]
+        state = {"args": args, "kwargs": kwargs, "grads": grads, "rng": full_rng_state(),
+                 "grad_enabled": torch.is_grad_enabled(), "default_dtype": torch.get_default_dtype()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+    except Exception as error:  # a generator object, a lambda, an open file...
+        try:
+            words = f"{type(error).__name__}: {error}"
+        except Exception:
+            words = type(error).__name__
+        return None, words[:300]
+    size = buffer.getbuffer().nbytes
+    if size > budget:
+        return None, f"they take {size} bytes, more than the {RECORD_BYTES // 2**20} MiB a repro keeps"
+    return torch.frombuffer(bytearray(buffer.getbuffer()), dtype=torch.uint8), None
+
+
+def _tensor_bytes(value: object, depth: int = 0) -> int:
+    """The bytes of the tensors in ``value`` (in lists, tuples, dicts and modules), at least."""
+    if depth > 20:
+        return 0
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size() if wire.tensor_problem(value) is None else 0
+    if isinstance(value, torch.nn.Module):
+        return sum(_tensor_bytes(t, depth + 1) for t in (*value.parameters(), *value.buffers()))
+    if type(value) in (list, tuple):
+        return sum(_tensor_bytes(element, depth + 1) for element in value)
+    if type(value) is dict:
+        return sum(_tensor_bytes(element, depth + 1) for element in value.values())
+    return 0
+
+
+def _tensors_with_grads(value: object, depth: int = 0) -> list[torch.Tensor]:
+    """The tensors (and the parameters of modules) in ``value`` that hold a ``.grad``."""
+    found: list[torch.Tensor] = []
+    if depth > 20:
+        return found
+    if isinstance(value, torch.Tensor):
+        if value.is_leaf and value.grad is not None:
+            found.append(value)
+    elif isinstance(value, torch.nn.Module):
+        found.extend(p for p in value.parameters() if p.grad is not None)
+    elif type(value) in (list, tuple):
+        for element in value:
+            found.extend(_tensors_with_grads(element, depth + 1))
+    elif type(value) is dict:
+        for element in value.values():
+            found.extend(_tensors_with_grads(element, depth + 1))
+    return found
+
+
+def full_rng_state() -> dict:
+    """Every global random state a student's function may draw from: torch (CPU and CUDA), NumPy, ``random``."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
 class Worker:
     """Request handlers and the table of handles."""
 
@@ -134,6 +278,10 @@ class Worker:
         self._next_id = 1
         self.kit_versions = KitVersions(self)
         self.context: tuple[str, list] | None = None  # the student's object a failed call used: (words, frame)
+        self.output: CheckOutput | None = None  # what the current check printed (when the grader asks)
+        self.recording: list[dict] | None = None  # the current check's calls of module items (``grade repro``)
+        self._recorded_bytes = 0
+        self._streams = (sys.stdout, sys.stderr)
 
     # ---- handles -------------------------------------------------------------
     def handle_of(self, value: object) -> tuple:
@@ -215,6 +363,8 @@ class Worker:
         function = self._target(target)
         args = list(self.decode(args_node))
         kwargs = self.decode(kwargs_node)
+        if self.recording is not None and target[0] == "module" and len(target) == 3:
+            self._record(str(target[2]), args, kwargs)
         arguments = _Arguments(args, kwargs)
         registered = self.register_tensors(arguments)
         try:
@@ -248,16 +398,28 @@ class Worker:
                     break
         return self.encode(items)
 
-    def op_seed(self, seed: int, cpu_seconds: float, module: str | None = None, kit_items: list | None = None) -> tuple:
+    def op_seed(self, seed: int, cpu_seconds: float, module: str | None = None, kit_items: list | None = None,
+                options: dict | None = None) -> tuple:
         """Start a check from the same global state as the reference: seeds, grad mode, default dtype.
 
         It also forgets the previous check's handles (so a check needs no separate release request),
         gives the check its CPU time (past it the kernel stops this process: SIGXCPU), and puts back
         the student's own items that the previous check replaced by the kit's versions; ``kit_items``
-        (``[name, is_generator]`` pairs) are this check's replacements in ``module``.
+        (``[name, is_generator]`` pairs) are this check's replacements in ``module``. ``options`` may ask
+        for what the check prints (``{"output": True}``) and for the inputs of its calls of the module's
+        items (``{"record": True}``); :meth:`op_collect` hands both over.
         """
         limit_cpu_time(cpu_seconds)
         self.op_release()
+        options = options if type(options) is dict else {}
+        self.output = None
+        if options.get("output") is True:
+            self.output = CheckOutput(self._streams[0])
+            sys.stdout = sys.stderr = self.output
+        elif isinstance(sys.stdout, CheckOutput) or isinstance(sys.stderr, CheckOutput):
+            sys.stdout, sys.stderr = self._streams
+        self.recording = [] if options.get("record") is True else None
+        self._recorded_bytes = 0
         self.kit_versions.restore()
         if module is not None and kit_items:
             self.kit_versions.install(module, kit_items)
@@ -267,6 +429,26 @@ class Worker:
         np.random.seed(seed % 2**32)
         random.seed(seed)
         return ("none",)
+
+    def op_collect(self) -> tuple:
+        """What the current check printed and the inputs of its calls, bounded (see :meth:`op_seed`)."""
+        limit_cpu_time(2.0)
+        text, total = self.output.taken() if self.output is not None else ("", 0)
+        calls = self.recording or []
+        self.recording = None
+        return self.encode({"output": text, "output_bytes": total, "calls": calls})
+
+    def _record(self, function: str, args: list, kwargs: dict) -> None:
+        """Keep the inputs of a call of the module's ``function`` as they are before it runs (``grade repro``)."""
+        assert self.recording is not None
+        if len(self.recording) >= RECORD_CALLS:  # one entry per call all the same: the grader counts them
+            self.recording.append({"function": function, "inputs": None,
+                                   "problem": f"the check called your functions more than {RECORD_CALLS} times"})
+            return
+        inputs, problem = snapshot_inputs(args, kwargs, RECORD_BYTES - self._recorded_bytes)
+        if inputs is not None:
+            self._recorded_bytes += inputs.numel()
+        self.recording.append({"function": function, "inputs": inputs, "problem": problem})
 
     def op_release(self) -> tuple:
         self.handles.clear()

@@ -311,7 +311,7 @@ def test_every_report_and_the_gradebook_record_when_which_kit_and_which_files_gr
     started = datetime.datetime.now(datetime.timezone.utc)
     for name, source in [("alice", SMALL_REFERENCE), ("bob", SMALL_STUB)]:
         document = json.loads((small_class.out / "reports" / f"{name}.json").read_text())
-        assert document["schema"] == report.SCHEMA_VERSION == 2
+        assert document["schema"] == report.SCHEMA_VERSION == 3
         provenance = document["provenance"]
         assert provenance["kit_version"] == grader.__version__
         assert provenance["sha256"] == {f"{SMALL}.py": hashlib.sha256(source.encode()).hexdigest()}
@@ -429,7 +429,7 @@ def test_resume_regrades_a_report_written_by_another_version_of_the_kit_and_keep
     document["provenance"]["kit_version"] = "0.0.1"
     older.write_text(json.dumps(document))
     kept_before = (out / "reports" / "bob.json").read_text()
-    _, summary, progress = _small_batch(root, out, resume=True)
+    _, summary, _ = _small_batch(root, out, resume=True)
     assert summary["skipped_by_resume"] == 2  # bob and the empty one; alice graded again
     regraded = json.loads(older.read_text())
     assert regraded["provenance"]["kit_version"] == grader.__version__

@@ -147,10 +147,10 @@ def test_the_handouts_help_lists_the_students_commands_only(handout):
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
-    assert listed == {"check", "hint", "list", "reset", "watch"}
+    assert listed == {"check", "hint", "list", "notebook", "repro", "reset", "update", "watch"}
     kit = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=catalogue.KIT_ROOT, capture_output=True,
                          text=True, check=False, timeout=120)
-    assert {"batch", "release", "gradescope", "classroom", "solution"} <= {
+    assert {"batch", "release", "gradescope", "classroom", "solution", "export"} <= {
         line.split()[0] for line in kit.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
 
 
