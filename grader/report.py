@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 STATUSES = ("passed", "partial", "failed", "not_implemented", "missing", "error", "timeout", "crashed",
             "not_graded")
-SCHEMA_VERSION = 3
-"""2: ``public_checks_only`` and ``provenance`` (``grade batch`` reports) added. 3: each item's ``output``."""
+SCHEMA_VERSION = 4
+"""2: ``public_checks_only`` and ``provenance`` (``grade batch`` reports) added. 3: each item's ``output``.
+4: ``notes`` (how the submission's files were read)."""
 CHECK_OUTPUT_BYTES = 2048
 """What a student's code printed during one check, at most, as shown (``grade check --show-output``)."""
 ITEM_OUTPUT_BYTES = 8192
@@ -118,6 +119,7 @@ class GradeReport:
             "isolation": self.isolation,
             "public_checks_only": self.public_checks_only,
             "provenance": self.provenance,
+            "notes": list(self.problems),
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [
@@ -154,7 +156,8 @@ def report_from_dict(data: dict) -> GradeReport:
     return GradeReport(data["submission"], data["device"], exercises,
                        isolation=str(data.get("isolation", "unknown")),
                        public_checks_only=bool(data.get("public_checks_only", False)),
-                       provenance=dict(provenance) if isinstance(provenance, dict) else None)
+                       provenance=dict(provenance) if isinstance(provenance, dict) else None,
+                       problems=[str(note) for note in data.get("notes") or [] if isinstance(note, str)])
 
 
 def _output_from(value: object) -> list[CheckOutput] | None:

@@ -311,7 +311,7 @@ def test_every_report_and_the_gradebook_record_when_which_kit_and_which_files_gr
     started = datetime.datetime.now(datetime.timezone.utc)
     for name, source in [("alice", SMALL_REFERENCE), ("bob", SMALL_STUB)]:
         document = json.loads((small_class.out / "reports" / f"{name}.json").read_text())
-        assert document["schema"] == report.SCHEMA_VERSION == 3
+        assert document["schema"] == report.SCHEMA_VERSION == 4
         provenance = document["provenance"]
         assert provenance["kit_version"] == grader.__version__
         assert provenance["sha256"] == {f"{SMALL}.py": hashlib.sha256(source.encode()).hexdigest()}

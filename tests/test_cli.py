@@ -21,7 +21,7 @@ def test_check_json_on_the_solutions_prints_one_document_with_full_marks(runner)
     result = runner.invoke(main, ["check", "ex02", "--submission", str(catalogue.SOLUTIONS_DIR), "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["schema"] == 3
+    assert document["schema"] == 4
     assert document["score"] == document["max_score"] > 0
     exercise = document["exercises"][0]
     assert exercise["name"] == "ex02_gradient_descent" and exercise["error"] is None

@@ -164,6 +164,9 @@ def test_a_filled_notebook_is_graded_by_grade_batch_in_place_of_the_py(fresh_not
     assert "How your files were read" in feedback
     assert "%matplotlib inline" in feedback and "!pip install nothing-at-all" in feedback
     assert rows["alice"]["status"] == "ok"  # the notes go to the student, not into the gradebook's status
+    document = json.loads((out / "reports" / "alice.json").read_text(encoding="utf-8"))
+    assert any("%matplotlib inline" in note for note in document["notes"])
+    assert report.report_from_dict(document).problems == document["notes"]  # kept by --resume
 
 
 def test_shell_and_magic_lines_are_dropped_and_reported():

@@ -370,7 +370,7 @@ def test_grade_check_prints_a_json_report_naming_each_attack_within_its_limits(g
         try:
             assert code == 0 and seconds < CHECK_TIMEOUT, (code, seconds, (tmp_path / f"{name}.err").read_text()[-2000:])
             report = json.loads((tmp_path / f"{name}.json").read_text())  # the whole of stdout: one document
-            assert report["schema"] == 3
+            assert report["schema"] == 4
             _assert_attack_shows(ATTACKS[name], report, whole=False)
             in_batch = _items(_report(graded_class.out, name))
             assert {key: (item["status"], item["score"]) for key, item in _items(report).items()} == {

@@ -83,7 +83,7 @@ def test_control_characters_and_escape_sequences_are_stripped_but_the_text_stays
 
 def test_the_json_document_carries_each_items_output_per_check(submission):
     document = json.loads(_check(submission, "--show-output", "--json").stdout)
-    assert document["schema"] == 3
+    assert document["schema"] == 4
     items = {item["name"]: item for item in document["exercises"][0]["items"]}
     model_output = items["model"]["output"]
     assert [entry["check"] for entry in model_output] == [c.description for c in _model_checks()]
