@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kit on a CUDA GPU: the solutions (expect full marks), the stubs (expect 0) and the CUDA-only
-# checks, under the tiers the machine allows. Run from the kit's root on a machine with an NVIDIA GPU
+# checks, under the tiers the machine allows (and the portable tier, forced). Run from the kit's root on a machine with an NVIDIA GPU
 # and torch installed; the kit itself need not be pip-installed (PYTHONPATH is set here).
 # Writes its logs and JSON reports to ${OUT:-/tmp/cuda_run}.
 set -u
@@ -28,6 +28,7 @@ run solutions_cuda_table grade check --submission solutions --device cuda
 run stubs_cuda          grade check --device cuda
 run solutions_cpu       grade check --submission solutions --device cpu
 GRADER_ISOLATION=reduced run solutions_cuda_reduced grade check --submission solutions --device cuda
+GRADER_ISOLATION=portable run solutions_cuda_portable grade check --submission solutions --device cuda
 run pytest_cuda_checks  "$python" -m pytest -p grader.pytest_plugin tests/hidden --submission solutions --device cuda -q -k "cuda or gpu or device" -p no:cacheprovider
 run kit_gpu_tests       "$python" -m pytest -q -p no:cacheprovider tests/test_kit_versions.py -k "gpu or device"
 cat "$out/summary.txt"
