@@ -81,6 +81,14 @@ still "todo").
 6. A newer handout from your instructor? Unpack it next to this folder, then run
    `grade update ../NEW_HANDOUT` here: your solved items keep your code, the rest takes the new stubs
    (everything it changes is saved in `.grade-backups/` first). `grade --version` shows your handout.
+7. Debugging: `grade check ex02 --show-output` also shows what your code printed during each check;
+   `grade repro ex02.grad_fn` writes `exercises/repro_ex02_grad_fn.py`, a script that calls your
+   function with the inputs of its first failing check and prints expected and got; run it with
+   `python` or under a debugger (`python -m pdb exercises/repro_ex02_grad_fn.py`).
+8. Prefer Jupyter or Colab? `grade notebook ex02` writes `ex02_gradient_descent.ipynb`: the
+   docstrings as text, one cell per function, and a last cell that grades the cells you ran
+   (`from grader.notebook import check; check("ex02")`). Hand in the notebook or the `.py`, as your
+   instructor asks.
 
 ## What the statuses mean
 
