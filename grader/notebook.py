@@ -706,23 +706,20 @@ def _display(result: NotebookReport) -> None:
 
 def next_step(result: report.GradeReport) -> str:
     """One line naming the next thing to do, in a notebook's words."""
-    for exercise in result.exercises:
+    todo = report.first_to_do(result)
+    if todo is not None:
+        kind, exercise, item = todo
         number = exercise.name.split("_", 1)[0]
-        if exercise.error:
+        if item is None:
             return (f"Next: fix the cell that stops {number} from importing (the error above), run it, then run "
                     f'check("{number}") again; print(module_source("{number}").source) shows the module graded.')
-        for item in exercise.items:
-            if item.status == "missing":
-                return (f"Next: run the cell that defines {number}.{item.name} (no cell run in this kernel defines "
-                        f'it), then check("{number}.{item.name}").')
-            if item.status in ("failed", "partial", "timeout", "crashed", "error"):
-                return f'Next: fix {number}.{item.name} in its cell, run that cell, then check("{number}.{item.name}").'
-    for exercise in result.exercises:
-        number = exercise.name.split("_", 1)[0]
-        for item in exercise.items:
-            if item.status == "not_implemented":
-                return (f"Next: write {number}.{item.name} in its cell (in place of its raise NotImplementedError), "
-                        f'run that cell, then check("{number}.{item.name}").')
+        if item.status == "missing":
+            return (f"Next: run the cell that defines {number}.{item.name} (no cell run in this kernel defines "
+                    f'it), then check("{number}.{item.name}").')
+        if kind == "fix":
+            return f'Next: fix {number}.{item.name} in its cell, run that cell, then check("{number}.{item.name}").'
+        return (f"Next: write {number}.{item.name} in its cell (in place of its raise NotImplementedError), "
+                f'run that cell, then check("{number}.{item.name}").')
     if result.max_score and result.score == result.max_score:
         return "Everything passes. Well done!"
     return "Next: read the notes above."

@@ -214,21 +214,38 @@ def render_output(report: GradeReport) -> list[str]:
     return lines
 
 
-def next_step(report: GradeReport) -> str:
-    """One line naming the next thing to do."""
+TO_FIX = ("failed", "partial", "timeout", "crashed", "missing", "error")
+
+
+def first_to_do(report: GradeReport) -> tuple[str, ExerciseResult, ItemResult | None] | None:
+    """The first thing to work on: ``("import", exercise, None)`` for a module that does not import, else
+    ``("fix", exercise, item)`` for the first item with a status in :data:`TO_FIX`, else ``("implement",
+    exercise, item)`` for the first untouched stub; None when nothing is left."""
     for exercise in report.exercises:
-        number = exercise.name.split("_", 1)[0]
         if exercise.error:
-            return f"Next: fix {exercise.name}.py so that it imports, then run `grade check {number}`."
+            return "import", exercise, None
         for item in exercise.items:
-            if item.status in ("failed", "partial", "timeout", "crashed", "missing", "error"):
-                return f"Next: fix {number}.{item.name}, then run `grade check {number}.{item.name}`."
+            if item.status in TO_FIX:
+                return "fix", exercise, item
     for exercise in report.exercises:
-        number = exercise.name.split("_", 1)[0]
         for item in exercise.items:
             if item.status == "not_implemented":
-                return (f"Next: implement {number}.{item.name} in exercises/{exercise.name}.py, then run "
-                        f"`grade check {number}.{item.name}`.")
+                return "implement", exercise, item
+    return None
+
+
+def next_step(report: GradeReport) -> str:
+    """One line naming the next thing to do."""
+    todo = first_to_do(report)
+    if todo is not None:
+        kind, exercise, item = todo
+        number = exercise.name.split("_", 1)[0]
+        if item is None:
+            return f"Next: fix {exercise.name}.py so that it imports, then run `grade check {number}`."
+        if kind == "fix":
+            return f"Next: fix {number}.{item.name}, then run `grade check {number}.{item.name}`."
+        return (f"Next: implement {number}.{item.name} in exercises/{exercise.name}.py, then run "
+                f"`grade check {number}.{item.name}`.")
     if report.max_score and report.score == report.max_score:
         return "Everything passes. Well done!"
     return "Next: run `grade list` to see your progress."
