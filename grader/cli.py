@@ -80,18 +80,18 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
     from grader import zygote_client
 
     zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
-    from grader import engine, progress, report  # imports torch: only when grading
-
-    selection, chosen_device = _selection_and_device(exercises, device, assignment)
-    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
-    if not folder.is_dir():
-        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
-    from grader import sandbox
+    from grader import engine, progress, report, sandbox  # imports torch: only when grading
 
     try:
+        selection, chosen_device = _selection_and_device(exercises, device, assignment)
+        folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+        if not folder.is_dir():
+            raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
         result = engine.grade(folder, selection, chosen_device, store=_reference_store(), show_output=show_output)
     except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        zygote_client.discard_early()  # a usage error stopped the command before the grader took it
     if result.isolation == "reduced" and sandbox.forced_tier() is None:
         click.echo(sandbox.reduced_isolation_warning(), err=True)
     if submission is None:
@@ -463,10 +463,14 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assi
     from grader import engine
     from grader import watch as watch_module
 
-    selection, chosen_device = _selection_and_device(exercises, device, assignment)
-    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
-    if not folder.is_dir():
-        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    try:
+        selection, chosen_device = _selection_and_device(exercises, device, assignment)
+        folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+        if not folder.is_dir():
+            raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    except BaseException:
+        zygote_client.discard_early()  # the grader never started: nothing later may adopt this zygote
+        raise
     click.echo("Starting the grader (importing torch once)...")
     stop = threading.Event()
     try:

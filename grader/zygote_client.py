@@ -226,17 +226,23 @@ def take_early(use_cuda: bool, memory_limit: int) -> EarlyZygote | None:
     early, _early = _early, None
     if early is None:
         return None
-    if early.client.use_cuda != use_cuda or early.client.memory_limit != memory_limit:
+    alive = early.client.process.poll() is None and early.temporary.is_dir()
+    if not alive or early.client.use_cuda != use_cuda or early.client.memory_limit != memory_limit:
         early.close()
         return None
     return early
 
 
-def _close_unclaimed() -> None:
+def discard_early() -> None:
+    """Close the zygote :func:`start_early` started if no service took it (the command stopped first, on a
+    usage error say), so that nothing later in this process adopts a stale one."""
     global _early
     early, _early = _early, None
     if early is not None:
         early.close()
+
+
+_close_unclaimed = discard_early
 
 
 def cuda_likely(device_option: str) -> bool:

@@ -116,3 +116,20 @@ def test_solution_is_shown_only_after_the_item_passed(runner, tmp_path, monkeypa
     assert runner.invoke(main, ["check", "ex02.model"]).exit_code == 0
     shown = runner.invoke(main, ["solution", "ex02.model"])
     assert shown.exit_code == 0 and "def model(" in shown.output and "return w * t_u + b" in shown.output
+
+
+def test_a_check_stopped_by_a_usage_error_leaves_no_early_zygote_for_a_later_check_to_adopt(runner, tmp_path):
+    from grader import zygote_client
+
+    result = runner.invoke(main, ["check", "ex02", "--submission", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "no such folder" in result.output
+    assert zygote_client._early is None
+    zygote_client.start_early(use_cuda=False)
+    early = zygote_client._early
+    assert early is not None
+    shutil.rmtree(early.temporary)  # what a clean-up of /tmp between two checks would do
+    assert zygote_client.take_early(False, zygote_client.DEFAULT_MEMORY_LIMIT) is None
+    assert early.client.process.poll() is not None  # the stale zygote was stopped, not left behind
+    result = runner.invoke(main, ["check", "ex01.from_nested", "--submission", str(catalogue.SOLUTIONS_DIR), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["score"] == 1
