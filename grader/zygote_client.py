@@ -226,7 +226,8 @@ def take_early(use_cuda: bool, memory_limit: int) -> EarlyZygote | None:
     early, _early = _early, None
     if early is None:
         return None
-    alive = early.client.process.poll() is None and early.temporary.is_dir()
+    process = getattr(early.client, "process", None)  # the portable tier's client has no zygote process
+    alive = (process is None or process.poll() is None) and early.temporary.is_dir()
     if not alive or early.client.use_cuda != use_cuda or early.client.memory_limit != memory_limit:
         early.close()
         return None
