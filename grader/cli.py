@@ -75,6 +75,16 @@ def _find_item(item: str) -> tuple[catalogue.ModuleInfo, catalogue.ItemInfo]:
         raise _usage(error) from None
 
 
+def _selection_device_and_folder(exercises: tuple[str, ...], device: str, assignment: str | None,
+                                 submission: Path | None) -> tuple[catalogue.Selection, object, Path]:
+    """What ``check`` and ``watch`` grade, on which device, in which folder (default: ./exercises)."""
+    selection, chosen_device = _selection_and_device(exercises, device, assignment)
+    folder = submission if submission is not None else find_exercises_dir(Path.cwd())
+    if not folder.is_dir():
+        raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+    return selection, chosen_device, folder
+
+
 def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
               fail_under: float | None, assignment: str | None = None, show_output: bool = False) -> None:
     from grader import zygote_client
@@ -83,10 +93,7 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
     from grader import engine, progress, report, sandbox  # imports torch: only when grading
 
     try:
-        selection, chosen_device = _selection_and_device(exercises, device, assignment)
-        folder = submission if submission is not None else find_exercises_dir(Path.cwd())
-        if not folder.is_dir():
-            raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+        selection, chosen_device, folder = _selection_device_and_folder(exercises, device, assignment, submission)
         result = engine.grade(folder, selection, chosen_device, store=_reference_store(), show_output=show_output)
     except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
@@ -464,10 +471,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assi
     from grader import watch as watch_module
 
     try:
-        selection, chosen_device = _selection_and_device(exercises, device, assignment)
-        folder = submission if submission is not None else find_exercises_dir(Path.cwd())
-        if not folder.is_dir():
-            raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
+        selection, chosen_device, folder = _selection_device_and_folder(exercises, device, assignment, submission)
     except BaseException:
         zygote_client.discard_early()  # the grader never started: nothing later may adopt this zygote
         raise
