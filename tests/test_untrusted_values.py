@@ -345,6 +345,63 @@ def test_empty_tensors_and_nan_everywhere_match_themselves():
     assert difference(torch.tensor([math.inf, -math.inf]), torch.tensor([math.inf, -math.inf])) is None
 
 
+_CLOSE_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+                 torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64, torch.bool]
+
+
+@pytest.mark.parametrize("dtype", _CLOSE_DTYPES, ids=str)
+def test_tensors_are_judged_close_exactly_as_assert_close_judges_them(dtype):
+    """compare._close skips assert_close (whose first call imports torch.distributed, 0.6 s) for plain
+    tensors; it must agree with it on every pair: near, far, NaN, infinities, conjugate and negative views."""
+    generator = torch.Generator().manual_seed(7)
+    specials = torch.tensor([0.0, -0.0, 1.0, -1.0, math.nan, math.inf, -math.inf, 1e-9, 3.5, 1e30])
+    pairs = []
+    for _ in range(60):
+        base = torch.randn(5, generator=generator) * 10
+        noise = torch.randn(5, generator=generator) * torch.tensor(10.0) ** torch.randint(-9, 1, (1,), generator=generator)
+        pairs.append((base, base + noise))
+        picks = torch.randint(0, len(specials), (2, 5), generator=generator)
+        pairs.append((specials[picks[0]], specials[picks[1]]))
+        pairs.append((specials[picks[0]], specials[picks[0]]))
+    for rtol, atol in [(0.0, 0.0), (1.3e-6, 1e-5), (1e-3, 1e-2)]:
+        for want, have in pairs:
+            if dtype.is_complex:
+                want, have = torch.complex(want, have), torch.complex(have, want)
+            want, have = want.to(dtype) if dtype.is_floating_point or dtype.is_complex else _as_int(want, dtype), \
+                have.to(dtype) if dtype.is_floating_point or dtype.is_complex else _as_int(have, dtype)
+            for a, b in [(want, have), (want, want.clone()), (_flipped(want), _flipped(have))]:
+                assert compare._close(a, b, rtol, atol) == _assert_close_says(a, b, rtol, atol), (a, b, rtol, atol)
+
+
+def _flipped(values: torch.Tensor) -> torch.Tensor:
+    """A conjugate view of a complex tensor, a negative view of a signed one (both lazy), else its inverse."""
+    if values.is_complex():
+        return values.conj()
+    return ~values if values.dtype == torch.bool else -values
+
+
+def _as_int(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    finite = torch.nan_to_num(values, nan=0.0, posinf=100.0, neginf=-100.0).clamp(-100, 100)
+    return finite.round().to(dtype) if dtype != torch.bool else finite > 0
+
+
+def _assert_close_says(expected: torch.Tensor, got: torch.Tensor, rtol: float, atol: float) -> bool:
+    try:
+        torch.testing.assert_close(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+        return True
+    except AssertionError:
+        return False
+
+
+def test_sparse_and_quantized_tensors_are_still_compared():
+    sparse = torch.eye(3).to_sparse()
+    assert compare._close(sparse, torch.eye(3).to_sparse(), 1e-5, 1e-8)
+    assert not compare._close(sparse, (2 * torch.eye(3)).to_sparse(), 1e-5, 1e-8)
+    quantized = torch.quantize_per_tensor(torch.ones(4), 0.1, 0, torch.quint8)
+    assert compare._close(quantized, torch.quantize_per_tensor(torch.ones(4), 0.1, 0, torch.quint8), 0.0, 0.0)
+    assert not compare._close(quantized, torch.quantize_per_tensor(torch.zeros(4), 0.1, 0, torch.quint8), 0.0, 0.0)
+
+
 @pytest.mark.parametrize(("expected", "got"), [
     (torch.ones(3), torch.ones(3, dtype=torch.bool)),
     (torch.ones(3, dtype=torch.complex64), torch.ones(3)),
