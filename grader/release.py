@@ -41,7 +41,7 @@ dependencies = [
 ]
 
 [project.scripts]
-grade = "grader.cli:main"
+grade = "grader.cli:run"
 
 [tool.setuptools]
 packages = ["grader"]

@@ -82,6 +82,25 @@ def test_grade_outside_a_kit_is_a_usage_error_that_says_where_to_go(runner, tmp_
         assert "no exercises/ folder" in result.output
 
 
+@pytest.mark.parametrize(("arguments", "status", "words"), [
+    ([], 2, "no exercises/ folder"),
+    (["check", "--submission", "{kit}/solutions", "ex01.nope"], 2, "has no item 'nope'"),
+    (["check", "--submission", "{kit}/exercises", "ex01.reshaped", "--fail-under", "50"], 1, "Total: 0/2"),
+    (["--version"], 0, "grade "),
+])
+def test_the_grade_executable_keeps_its_exit_status_and_all_its_output_while_exiting_quickly(
+        arguments, status, words, tmp_path):
+    """grader.cli.run ends the process with os._exit after the exit handlers and a flush of the output."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from grader.cli import run; run()",
+               *(argument.replace("{kit}", str(catalogue.KIT_ROOT)) for argument in arguments)]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == status, done.stderr
+    assert words in done.stdout + done.stderr
+
+
 def test_hint_prints_the_items_hint_and_points(runner):
     result = runner.invoke(main, ["hint", "ex02.grad_fn"])
     assert result.exit_code == 0
