@@ -85,11 +85,27 @@ def _selection_device_and_folder(exercises: tuple[str, ...], device: str, assign
     return selection, chosen_device, folder
 
 
+def _start_zygote_early(exercises: tuple[str, ...], device: str, assignment: str | None) -> None:
+    """Start the sandboxed zygote, which imports torch while this process imports its own.
+
+    Only for a selection that resolves (a usage error is reported a moment later, with nothing started);
+    the zygote leaves out torchvision and the optimizers' imports when the selected modules use neither.
+    """
+    from grader import zygote_client
+
+    try:
+        selection, _ = _assignment_selection(exercises, assignment)
+    except click.ClickException:
+        return
+    light = not zygote_client.needs_heavy_imports([module.name for module in selection.modules])
+    zygote_client.start_early(zygote_client.cuda_likely(device), light=light)
+
+
 def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, as_json: bool,
               fail_under: float | None, assignment: str | None = None, show_output: bool = False) -> None:
     from grader import zygote_client
 
-    zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
+    _start_zygote_early(exercises, device, assignment)
     from grader import engine, progress, report, sandbox  # imports torch: only when grading
 
     try:
@@ -466,7 +482,7 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assi
 
     from grader import zygote_client
 
-    zygote_client.start_early(zygote_client.cuda_likely(device))  # it imports torch while this process does
+    _start_zygote_early(exercises, device, assignment)
     from grader import engine
     from grader import watch as watch_module
 

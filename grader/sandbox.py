@@ -167,13 +167,16 @@ class Places:
 
 
 def zygote_launch(tier: str, places: Places, control_fd: int, memory_limit: int, use_cuda: bool,
-                  slot_uid: int | None, disk_limit: int = DEFAULT_DISK_LIMIT, probe_only: bool = False) -> ZygoteLaunch:
-    """Build the command that starts a zygote for ``tier`` over the service's ``places``."""
+                  slot_uid: int | None, disk_limit: int = DEFAULT_DISK_LIMIT, probe_only: bool = False,
+                  light: bool = False) -> ZygoteLaunch:
+    """Build the command that starts a zygote for ``tier`` over the service's ``places`` (``light``: see
+    :class:`grader.zygote_client.ZygoteClient`)."""
     environment = minimal_environment()
     inside = tier == "namespaces"
     spec = {"tier": tier, "staging": box.STAGING_INSIDE if inside else str(places.staging),
             "work_root": str(places.work_root), "disk_limit": disk_limit, "uid": slot_uid,
-            "hidden_roots": [SANDBOX_KIT] if inside else [str(KIT_PARENT), os.getcwd()], "probe_only": probe_only}
+            "hidden_roots": [SANDBOX_KIT] if inside else [str(KIT_PARENT), os.getcwd()], "probe_only": probe_only,
+            "light": light}
     tail = [str(control_fd), str(memory_limit), json.dumps(spec)]
     if not inside:
         if tier == "reduced":

@@ -264,8 +264,9 @@ class Zygote:
                 self.stop(pid, f"memory limit: the worker used more than {limit_gib:.1f} GiB and was stopped")
 
 
-def preload() -> None:
-    """Import what every worker needs, so that forking gives a warm process."""
+def preload(light: bool = False) -> None:
+    """Import what every worker needs, so that forking gives a warm process; ``light``: not torchvision and
+    the optimizers' ``torch._dynamo`` (for modules that use neither: the zygote is ready 0.8 s sooner)."""
     import importlib
     from pathlib import Path
 
@@ -275,13 +276,13 @@ def preload() -> None:
     import torch.utils.data
 
     torch.set_num_threads(1)
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # imports torch._dynamo once, here
-
-    try:
-        import torchvision
-        import torchvision.transforms  # noqa: F401
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        pass
+    if not light:
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # imports torch._dynamo once, here
+        try:
+            import torchvision
+            import torchvision.transforms  # noqa: F401
+        except ImportError:  # pragma: no cover - torchvision is a dependency
+            pass
     from grader import fixtures, guards, wire, worker  # noqa: F401
 
     for path in sorted(Path(fixtures.__file__).parent.glob("fixtures_*.py")):
@@ -304,6 +305,6 @@ def main() -> None:
     problem = zygote.self_test()  # before torch is imported: a tier that cannot work fails in a moment
     zygote.send({"op": "tested", "pid": os.getpid(), "ok": problem is None, "detail": problem or ""})
     if problem is None and not options.get("probe_only"):
-        preload()  # meanwhile the grader imports its own torch
+        preload(bool(options.get("light")))  # meanwhile the grader imports its own torch
         zygote.send({"op": "ready", "pid": os.getpid(), "ok": True, "detail": ""})
         zygote.run()

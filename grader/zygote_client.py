@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import sandbox
+from grader import catalogue, sandbox
 from grader.files import remove_tree
 
 ZYGOTE_START_SECONDS = 120.0
@@ -45,6 +46,9 @@ class ZygoteClient:
         memory_limit: bytes of resident memory a worker's whole process tree may use.
         use_cuda: give the sandbox the GPU's device files.
         probe_only: only find the tier (the zygote tests it and exits without importing torch).
+        light: the zygote imports torch only, not torchvision and the optimizers' ``torch._dynamo`` (0.8 s
+            more): for modules that need neither (:func:`needs_heavy_imports`); a box that does import them
+            still can, at its own cost.
 
     Where the ``portable`` tier is in force (not Linux, or ``GRADER_ISOLATION=portable``) there is no
     zygote: constructing this class gives a :class:`grader.portable.PortableZygote`, which has the same
@@ -52,16 +56,18 @@ class ZygoteClient:
     """
 
     def __new__(cls, make_places: Callable[[str], sandbox.Places], memory_limit: int,  # noqa: PYI034
-                use_cuda: bool, probe_only: bool = False) -> ZygoteClient:  # or a PortableZygote, see above
+                use_cuda: bool, probe_only: bool = False, light: bool = False) -> ZygoteClient:  # or a PortableZygote
         if cls is ZygoteClient and sandbox.portable_in_force():
             from grader.portable import PortableZygote
 
             return PortableZygote(make_places, memory_limit, use_cuda, probe_only)  # type: ignore[return-value]
+        # (each portable worker imports everything itself, before the student's code runs: light is not used there)
         return super().__new__(cls)
 
     def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
-                 probe_only: bool = False) -> None:
-        self.spawned = 0  # boxes asked for so far
+                 probe_only: bool = False, light: bool = False) -> None:
+        self.spawned = 0
+        self.light = light  # boxes asked for so far
         self.memory_limit, self.use_cuda = memory_limit, use_cuda
         failures = []
         for tier, why_not in sandbox.candidate_tiers():
@@ -71,7 +77,7 @@ class ZygoteClient:
             self.places = make_places(tier)
             self.slot = sandbox.SlotUid() if tier == "uid" else None
             try:
-                self._start(tier, memory_limit, use_cuda, probe_only)
+                self._start(tier, memory_limit, use_cuda, probe_only, light)
             except GraderUnavailable as error:
                 failures.append(f"{tier}: {error}")
                 self._release_slot()
@@ -81,11 +87,12 @@ class ZygoteClient:
             return
         raise GraderUnavailable("no isolation tier works on this machine:\n  " + "\n  ".join(failures))
 
-    def _start(self, tier: str, memory_limit: int, use_cuda: bool, probe_only: bool) -> None:
+    def _start(self, tier: str, memory_limit: int, use_cuda: bool, probe_only: bool, light: bool) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = parent_end
         self.launch = sandbox.zygote_launch(tier, self.places, child_end.fileno(), memory_limit, use_cuda,
-                                            self.slot.uid if self.slot else None, probe_only=probe_only)
+                                            self.slot.uid if self.slot else None, probe_only=probe_only,
+                                            light=light)
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         if tier == "uid":
             sandbox.protect_hidden_parts()
@@ -201,8 +208,9 @@ class EarlyZygote:
 _early: EarlyZygote | None = None
 
 
-def start_early(use_cuda: bool, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
-    """Start a zygote now, for the :class:`GradingService` this process makes next (see the module's text).
+def start_early(use_cuda: bool, memory_limit: int = DEFAULT_MEMORY_LIMIT, light: bool = False) -> None:
+    """Start a zygote now, for the :class:`GradingService` this process makes next (see the module's text);
+    ``light``: see :class:`ZygoteClient`.
 
     Never raises: should no tier work, the service tries again and reports why.
     """
@@ -211,7 +219,7 @@ def start_early(use_cuda: bool, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Non
         return
     temporary = Path(tempfile.mkdtemp(prefix="grade-"))
     try:
-        client = ZygoteClient(lambda tier: service_places(temporary, tier), memory_limit, use_cuda)
+        client = ZygoteClient(lambda tier: service_places(temporary, tier), memory_limit, use_cuda, light=light)
     except Exception:  # noqa: BLE001 - the service's own start says what is wrong
         remove_tree(str(temporary))
         return
@@ -244,6 +252,28 @@ def discard_early() -> None:
 
 
 _close_unclaimed = discard_early
+
+
+_HEAVY_IMPORTS = re.compile(r"\b(optim|torchvision)\b")
+
+
+def needs_heavy_imports(module_names: list[str]) -> bool:
+    """Whether grading these exercise modules may build an optimizer (whose first construction imports
+    ``torch._dynamo``, 0.8 s) or use torchvision: their stub, their suite or their fixtures name either.
+
+    Read as text, without importing torch; an unreadable file counts as needing both.
+    """
+    for name in module_names:
+        number = name.split("_")[0]
+        paths = [catalogue.EXERCISES_DIR / f"{name}.py", catalogue.suite_path(name),
+                 Path(__file__).with_name(f"fixtures_{number}.py")]
+        for path in paths:
+            try:
+                if path.is_file() and _HEAVY_IMPORTS.search(path.read_text(errors="replace")):
+                    return True
+            except OSError:
+                return True
+    return False
 
 
 def cuda_likely(device_option: str) -> bool:

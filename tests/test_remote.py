@@ -84,3 +84,47 @@ def test_a_tensor_from_numpy_shares_memory_with_the_local_array(module):
     tensor = student.share(array)
     array += 1
     assert torch.equal(tensor, torch.arange(1.0, 6.0, dtype=torch.float64))
+
+
+def test_only_modules_that_use_neither_optimizers_nor_torchvision_get_a_light_zygote(tmp_path, monkeypatch):
+    from grader import catalogue, zygote_client
+
+    assert not zygote_client.needs_heavy_imports(["ex01_tensors", "ex02_gradient_descent", "ex03_autograd"])
+    for name in ("ex04_optimizers", "ex06_data", "ex08_cnn"):
+        assert zygote_client.needs_heavy_imports(["ex02_gradient_descent", name])
+    stub = tmp_path / "ex02_gradient_descent.py"
+    stub.write_text("import torchvision\n")  # a kit whose stub names torchvision
+    monkeypatch.setattr(catalogue, "EXERCISES_DIR", tmp_path)
+    assert zygote_client.needs_heavy_imports(["ex02_gradient_descent"])
+
+
+HEAVY_STUDENT_CODE = '''
+import torch
+import torchvision
+
+def optimizer_steps(params):
+    optimizer = torch.optim.SGD([params], lr=0.5)
+    params.grad = torch.ones_like(params)
+    optimizer.step()
+    return torchvision.__name__
+'''
+
+
+def test_a_box_of_a_light_zygote_still_imports_torchvision_and_builds_optimizers_itself():
+    from grader import zygote_client
+
+    zygote_client.start_early(False, light=True)
+    with GradingService(torch.device("cpu")) as service:
+        assert service.zygote.light
+        stage = service.zygote.places.staging / "heavy"
+        stage.mkdir()
+        (stage / "heavy.py").write_text(HEAVY_STUDENT_CODE)
+        session = WorkerSession(service.zygote, "heavy")
+        try:
+            session.import_module("heavy", 60)
+            connection = RemoteConnection(session, Call(time.monotonic() + 120, (), "heavy"))
+            params = torch.ones(2)
+            assert RemoteModule(connection, "heavy").optimizer_steps(params) == "torchvision"
+            assert torch.equal(params, torch.full((2,), 0.5))
+        finally:
+            session.close()
