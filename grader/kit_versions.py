@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+import random
 from types import ModuleType
 
 import torch
 
 from grader import wire
-from grader.worker import MODULE_STEP, float_outputs, locate_argument, rng_state, same_rng, set_rng_state
+from grader.worker import (
+    MODULE_STEP,
+    float_outputs,
+    locate_argument,
+    raw_rng_state,
+    same_raw_rng,
+    set_rng_state,
+    wire_rng_state,
+)
 
 MAX_CALLS = 200_000  # per check: 5000 epochs x a few helpers is 10-20 thousand
 MAX_YIELDS = 100_000  # items a kit generator may yield in one call
@@ -38,13 +45,35 @@ class KitVersionServer:
         self.names = frozenset(names)
         self.calls = 0
         self.worker_rng: list | None = None  # the worker's random state after the last call (it sends None if unchanged)
+        # While a request's kit calls go on, this process's global generators hold the worker's state, so that
+        # a call needs no setting and restoring: ``_own`` is this process's own state, to put back by
+        # :meth:`finish` (None: it is in place); ``_current`` the worker's state as installed (None: not installed).
+        self._own: tuple | None = None
+        self._current: tuple | None = None
 
     def answer(self, request: tuple) -> tuple:
         """The reply to a ``("kit", ...)`` or ``("kit_vjp", ...)`` request; errors become ``kit_raised``."""
         try:
             return self._answer(request)
         except Exception as error:  # noqa: BLE001 - the student's arguments made the kit's version fail
+            self._current = None  # the failed call may have drawn numbers: install the worker's state afresh
             return ("kit_raised", type(error).__name__, str(error)[:600])
+
+    def finish(self) -> None:
+        """Put this process's own random state back (the request that made the kit calls has its answer)."""
+        if self._own is not None:
+            own, self._own, self._current = self._own, None, None
+            torch.set_rng_state(own[0])
+            random.setstate(own[1])
+
+    def _install(self, state: list) -> None:
+        """Make the global generators hold ``state`` (a worker's, as :func:`grader.worker.rng_state` gives it)."""
+        if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor \
+                or type(state[1]) is not torch.Tensor or state[1].dtype != torch.int64:
+            raise wire.ProtocolError("malformed random state")
+        if self._own is None:
+            self._own = raw_rng_state()
+        set_rng_state(state)
 
     def _answer(self, request: tuple) -> tuple:
         if type(request) is not tuple or len(request) not in (6, 7) or type(request[1]) is not str:
@@ -61,16 +90,25 @@ class KitVersionServer:
             raise wire.ProtocolError("malformed arguments for a kit function")
         function = getattr(self.reference, name)
         if tag == "kit" and len(request) == 6:
-            state = request[4] if request[4] is not None else self.worker_rng
-            if state is None:
-                raise wire.ProtocolError("the first kit call of a check must send the random state")
-            with _generators_of_the_worker(state) as new_state:
-                result, changes = _call(function, args, kwargs, bool(request[5]))
-            self.worker_rng, changed = new_state(), not same_rng(new_state(), state)
+            if request[4] is not None or self._current is None:  # the worker's generators moved, or are not here
+                state = request[4] if request[4] is not None else self.worker_rng
+                if state is None:
+                    raise wire.ProtocolError("the first kit call of a check must send the random state")
+                self._install(state)
+                self._current = raw_rng_state()
+            result, changes = _call(function, args, kwargs, bool(request[5]))
+            now = raw_rng_state()
+            changed = not same_raw_rng(now, self._current)
+            if changed:
+                self.worker_rng = wire_rng_state(now)
+            elif request[4] is not None:
+                self.worker_rng = request[4]
+            self._current = now
             return ("kit_ok", _encode_result(result), changes, self.worker_rng if changed else None)
         if tag == "kit_vjp" and len(request) == 7:
-            with _generators_of_the_worker(request[4]):
-                grads = _vjp(function, args, kwargs, request[5], request[6])
+            self._install(request[4])  # the state of the call being differentiated: not the worker's current one
+            self._current = None
+            grads = _vjp(function, args, kwargs, request[5], request[6])
             return ("kit_ok", _encode_result(grads), [], None)
         raise wire.ProtocolError("malformed request for a kit function")
 
@@ -206,25 +244,3 @@ def _encode_result(result: object) -> tuple:
         return None
 
     return wire.Encoder(opaque=wire.opaque_marker, encode_special=detached).encode(result)
-
-
-@contextmanager
-def _generators_of_the_worker(state: object) -> Iterator:
-    """Run with the worker's global random state (torch and ``random``), then restore this process's.
-
-    Yields a function that returns the new worker state, to send back (so that a kit version that
-    draws random numbers leaves the worker's generators exactly as running there would have).
-    """
-    saved = rng_state()
-    new_state: list = []
-    try:
-        if state is not None:
-            if type(state) is not list or len(state) != 3 or type(state[0]) is not torch.Tensor \
-                    or type(state[1]) is not torch.Tensor or state[1].dtype != torch.int64:
-                raise wire.ProtocolError("malformed random state")
-            set_rng_state(state)
-        yield lambda: new_state[0] if new_state else None
-    finally:
-        if state is not None:
-            new_state.append(rng_state())
-        set_rng_state(saved)

@@ -546,7 +546,9 @@ class KitVersions:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.saved: dict[tuple[str, str], object] = {}
-        self.last_rng: list | None = None  # the random state after the last exchange (None: the grader knows none)
+        # the random state after the last exchange, raw (to compare) and as sent (None: the grader knows none)
+        self.last_raw: tuple | None = None
+        self.last_rng: list | None = None
 
     def install(self, module_name: str, entries: list) -> None:
         module = sys.modules.get(module_name)
@@ -557,7 +559,7 @@ class KitVersions:
             setattr(module, name, self._stand_in(str(name), bool(is_generator)))
 
     def restore(self) -> None:
-        self.last_rng = None
+        self.last_raw = self.last_rng = None
         for (module_name, name), original in self.saved.items():
             module = sys.modules.get(module_name)
             if module is None:
@@ -586,9 +588,11 @@ class KitVersions:
         args = list(args)
         leaves = _differentiable_leaves(args, kwargs) if torch.is_grad_enabled() else []
         encoded = (self._encode(args), self._encode(kwargs))
-        rng = rng_state()
-        unchanged = self.last_rng is not None and same_rng(rng, self.last_rng)
-        result, changes = self._exchange(("kit", name, *encoded, None if unchanged else rng, torch.is_grad_enabled()))
+        raw = raw_rng_state()
+        unchanged = self.last_raw is not None and same_raw_rng(raw, self.last_raw)
+        rng = self.last_rng if unchanged and self.last_rng is not None else wire_rng_state(raw)
+        request = ("kit", name, *encoded, None if unchanged else rng, torch.is_grad_enabled())
+        result, changes = self._exchange(request, raw, rng)
         _apply_changes(changes, args, kwargs)
         if not leaves:
             return result
@@ -620,19 +624,22 @@ class KitVersions:
 
         return wire.Encoder(opaque=refuse, encode_special=special).encode(value)
 
-    def _exchange(self, request: tuple) -> tuple[object, list]:
+    def _exchange(self, request: tuple, raw: tuple | None = None, rng: list | None = None) -> tuple[object, list]:
+        """Send a request, read the answer; ``raw`` and ``rng``: this process's random state as the request
+        left it (a ``kit`` request), kept as the last one the grader knows unless the answer changes it."""
         sock = self.worker.sock
         if sock is None:
             raise RuntimeError("the kit's helper functions are only available while the grader runs a check")
         wire.send_bytes(sock, wire.dumps_fast(request))
-        answer = wire.loads_fast(wire.recv_frame(sock))
+        answer = wire.loads_message(wire.recv_frame(sock), trusted=True)
         if answer[0] == "kit_raised":
             raise _rebuilt_exception(answer[1], answer[2])
-        _, result_node, changes, rng = answer
-        if rng is not None:
-            set_rng_state(rng)
-        if request[0] == "kit":
-            self.last_rng = rng_state()
+        _, result_node, changes, new_rng = answer
+        if new_rng is not None:  # the kit's version drew random numbers: the generators move on as here
+            set_rng_state(new_rng)
+            self.last_raw, self.last_rng = raw_rng_state(), new_rng
+        elif request[0] == "kit":
+            self.last_raw, self.last_rng = raw, rng
         return wire.Decoder(on_special=_decode_generator).decode(result_node), changes
 
 
@@ -737,8 +744,22 @@ def _decode_generator(node: tuple) -> object:
 def rng_state() -> list:
     """The global random state (torch's CPU generator and Python's ``random``, its 625 words as one
     tensor), as plain data."""
-    python_state = random.getstate()
-    return [torch.get_rng_state(), torch.from_numpy(np.array(python_state[1], dtype=np.int64)), python_state[2]]
+    return wire_rng_state(raw_rng_state())
+
+
+def raw_rng_state() -> tuple:
+    """The global random state as this process holds it (cheap to take and compare; not for the wire)."""
+    return torch.get_rng_state(), random.getstate()
+
+
+def same_raw_rng(a: tuple, b: tuple) -> bool:
+    return a[1] == b[1] and torch.equal(a[0], b[0])
+
+
+def wire_rng_state(raw: tuple) -> list:
+    """A :func:`raw_rng_state` as :func:`rng_state` gives it."""
+    torch_state, python_state = raw
+    return [torch_state, torch.from_numpy(np.array(python_state[1], dtype=np.int64)), python_state[2]]
 
 
 def same_rng(a: list, b: list) -> bool:
@@ -765,7 +786,7 @@ def serve(sock: socket.socket, submission_dir: Path) -> None:
     worker = Worker(submission_dir, sock)
     while True:
         try:
-            request = wire.loads_trusted(wire.recv_frame(sock))
+            request = wire.loads_message(wire.recv_frame(sock), trusted=True)
         except (EOFError, OSError):
             return
         if request[0] == "bye":
@@ -781,7 +802,7 @@ def serve(sock: socket.socket, submission_dir: Path) -> None:
                 except Exception:
                     pass
         try:
-            payload = wire.dumps(response)
+            payload = wire.dumps_message(response)
         except BaseException as error:
             payload = wire.dumps(("raised", "ProtocolError", f"the result could not be sent: {error}"[:300], []))
         try:

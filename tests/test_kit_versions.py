@@ -118,17 +118,45 @@ def test_a_fast_frame_rebuilds_only_data_and_refuses_expansion_bombs():
     with pytest.raises(wire.ProtocolError):
         wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(nested))
     with pytest.raises(wire.ProtocolError):
-        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [10**9], b"", "cpu")))
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [10**9], b"", "cpu", None)))
+    with pytest.raises(wire.ProtocolError):  # the older five-part node, or any other length, is no tensor
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(("__raw__", "float32", [1], bytes(4), "cpu")))
     values = (torch.arange(6.0).reshape(2, 3), torch.tensor([True, False]), torch.ones(2, dtype=torch.bfloat16))
     back = wire.loads_fast(wire.dumps_fast(values))
     assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(values, back))
+
+
+@pytest.mark.parametrize("strides", [[1, 1], [0, 0], [-1, 2], [10**8, 1], [1], "no"])
+def test_a_fast_frame_refuses_strides_that_overlap_or_reach_beyond_the_values(strides):
+    import pickle
+
+    node = ("__raw__", "float32", [2, 2], bytes(16), "cpu", strides)
+    with pytest.raises(wire.ProtocolError):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(node))
+
+
+def test_a_fast_frame_keeps_a_transposed_clone_s_strides_and_makes_a_slice_contiguous_as_clone_does():
+    grid = torch.arange(20.0).reshape(4, 5)
+    for value in (grid.t().clone(), grid[:, 1], grid[::2], torch.ones(2, 1, 3).transpose(0, 2).clone()):
+        back = wire.loads_fast(wire.dumps_fast(value))
+        assert torch.equal(back, value) and back.stride() == value.clone().stride()
+
+
+def test_a_message_a_fast_frame_cannot_carry_falls_back_to_torch_save_and_still_arrives():
+    message = ("ok", {"dict": torch.ones(2)}, [])
+    frame = wire.dumps_message(message)
+    assert not frame.startswith(wire.FAST_MAGIC)
+    back = wire.loads_message(frame, trusted=False)
+    assert back[0] == "ok" and torch.equal(back[1]["dict"], torch.ones(2))
+    plain = ("ok", ("tensor", torch.ones(2), False, None, False), [])
+    assert wire.dumps_message(plain).startswith(wire.FAST_MAGIC)
 
 
 @pytest.mark.parametrize("device", ["meta", "cuda:99", "no such device", 7, "cpu" * 10])
 def test_a_fast_frame_refuses_a_tensor_on_a_device_this_process_cannot_use(device):
     import pickle
 
-    frame = ("__raw__", "float32", [2], torch.ones(2).numpy().tobytes(), device)
+    frame = ("__raw__", "float32", [2], torch.ones(2).numpy().tobytes(), device, None)
     with pytest.raises(wire.ProtocolError, match="device"):
         wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(frame))
 
@@ -138,3 +166,53 @@ def test_a_fast_frame_brings_a_gpu_tensor_back_on_the_gpu():
     value = torch.arange(6.0, device="cuda").reshape(2, 3)
     back = wire.loads_fast(wire.dumps_fast((value,)))[0]
     assert back.device == value.device and torch.equal(back, value)
+
+
+_NOISY_REFERENCE = '''
+import random
+import torch
+
+def noisy(x):
+    return x + torch.rand(1) + random.random()
+
+def plain(x):
+    return x * 2
+'''
+
+
+def test_the_kit_s_random_draws_move_the_worker_s_generators_and_the_grader_s_own_come_back_unchanged():
+    import random
+    import types
+
+    from grader.worker import rng_state, same_rng
+
+    reference = types.ModuleType("noisy_reference")
+    exec(_NOISY_REFERENCE, reference.__dict__)  # noqa: S102 - the test's own trusted code
+    encode = wire.Encoder(opaque=wire.opaque_marker).encode
+    x = torch.zeros(1)
+    torch.manual_seed(5)
+    random.seed(5)
+    worker_start = rng_state()
+    expected = [reference.noisy(x), reference.plain(x), reference.noisy(x)]  # as running in the worker would give
+    expected_after = rng_state()
+    torch.manual_seed(123)
+    random.seed(123)
+    grader_own = rng_state()
+
+    server = KitVersionServer(reference, ("noisy", "plain"))
+    answers = [server.answer(("kit", "noisy", encode([x]), encode({}), worker_start, False)),
+               server.answer(("kit", "plain", encode([x]), encode({}), None, False)),  # None: unchanged since
+               server.answer(("kit", "noisy", encode([x]), encode({}), None, False))]
+    server.finish()
+
+    assert same_rng(rng_state(), grader_own), "the grader's own generators were left moved"
+    results = [wire.Decoder().decode(answer[1]) for answer in answers]
+    assert all(torch.equal(got, want) for got, want in zip(results, expected))
+    assert answers[1][3] is None, "a call that draws nothing must not send a new state"
+    assert answers[0][3] is not None and same_rng(answers[2][3], expected_after)
+    torch.rand(3)  # the worker's own code draws numbers between calls: the state it sends then wins
+    moved = rng_state()
+    again = server.answer(("kit", "noisy", encode([x]), encode({}), moved, False))
+    server.finish()
+    assert same_rng(rng_state(), moved), "finish must bring back the grader's state as it was before the call"
+    assert torch.equal(wire.Decoder().decode(again[1]), reference.noisy(x))
