@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import grader
@@ -75,29 +75,33 @@ def _literal(node: ast.AST, where: str) -> object:
 
 
 def read_suite_items(path: Path) -> list[ItemInfo]:
-    """The ``suite.item(...)`` declarations of a suite file, in order, without importing it."""
+    """The ``suite.item(...)`` declarations of a suite file, in order, without importing it (read once per
+    process and version of the file: every command that grades resolves its selection twice)."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _SUITE_ITEMS:
+        _SUITE_ITEMS[key] = _parse_suite_items(path)
+    return [replace(info, forbid=list(info.forbid)) for info in _SUITE_ITEMS[key]]  # copies: callers may change them
+
+
+_SUITE_ITEMS: dict[tuple[str, int, int], list[ItemInfo]] = {}
+
+
+def _parse_suite_items(path: Path) -> list[ItemInfo]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    items = []
+    found = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "item"
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "suite"):
             where = f"{path.name}:{node.lineno}"
             name = _literal(node.args[0], where)
             keywords = {k.arg: _literal(k.value, where) for k in node.keywords}
-            items.append(ItemInfo(
+            found.append((node.lineno, ItemInfo(
                 name=str(name), points=int(keywords["points"]), hint=str(keywords["hint"]).strip(),
                 timeout=float(keywords.get("timeout", 5.0)), forbid=list(keywords.get("forbid", ())),
-            ))
-    items.sort(key=lambda info: _line_of(tree, info.name))
-    return items
-
-
-def _line_of(tree: ast.AST, item_name: str) -> int:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and node.args[0].value == item_name and getattr(node.func, "attr", "") == "item":
-            return node.lineno
-    return 0
+            )))
+    found.sort(key=lambda pair: pair[0])
+    return [info for _, info in found]
 
 
 def load_catalogue() -> list[ModuleInfo]:
