@@ -561,17 +561,44 @@ class SubmissionGrader:
         except WorkerCrashed as crash:
             reason = f"importing {info.name}.py crashed the worker: {crash}"
             return _all_items(info, items, "crashed", reason, error=reason)
-        results = [self.grade_item(info, item, present) for item in items]
+        results: list[report.ItemResult] = []
+        passed: set[str] = set()  # items of this module that passed every check in this run, so far
+        for item in items:
+            results.append(self.grade_item(info, item, present, frozenset(passed)))
+            if results[-1].status == "passed":
+                passed.add(item.name)
         # "the checks of fit run your own train_step, which..." (a handout runs the student's own kit= items too)
         suite.explain_unpassed_uses(info.number, results, kit_too=not catalogue.has_hidden_suites())
         return report.ExerciseResult(info.name, results, error=None)
 
-    def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str]) -> report.ItemResult:
+    def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str],
+                   passed_before: frozenset[str] = frozenset()) -> report.ItemResult:
+        """Run ``item``'s checks; ``passed_before``: the module's items that passed every check in this run.
+
+        An item built from others (``kit=``) is graded with the kit's versions of them, so that only its own
+        code counts. When every one of those passed all its checks here, the item is first run with the
+        student's own versions, as the student's module calls them: a passing result then costs none of the
+        thousands of exchanges with the grader that a training loop makes, and it could not pass with
+        wrong code of its own (its pieces passed, and only its own code is left). Any other outcome is
+        discarded and the item graded again with the kit's versions, which alone decide a failure.
+        """
         qualified = f"{info.number}.{item.name}"
         if item.name not in present:
             message = (f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
                        f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`.")
             return report.ItemResult(item.name, 0.0, item.points, "missing", [message])
+        if item.kit and catalogue.has_hidden_suites() and set(item.kit) <= passed_before:
+            with_own_helpers = self._grade_checks(info, item, own_helpers=True)
+            if with_own_helpers.status == "passed":
+                return with_own_helpers
+            for check in item.checks:  # what the discarded run left behind
+                self.records.pop(check.qualified_name, None)
+                self.outputs.pop(check.qualified_name, None)
+        return self._grade_checks(info, item, own_helpers=False)
+
+    def _grade_checks(self, info: catalogue.ModuleInfo, item: Item, own_helpers: bool) -> report.ItemResult:
+        """Run every check of a present item and score it (``own_helpers``: see :meth:`grade_item`)."""
+        qualified = f"{info.number}.{item.name}"
         passed = graded = not_implemented = 0
         feedback: list[str] = []
         failures: list[str] = []
@@ -587,7 +614,7 @@ class SubmissionGrader:
                 continue
             graded += 1
             try:
-                outcome = self.run_check(check, item)
+                outcome = self.run_check(check, item, own_helpers)
             except WorkerTimeout as timeout:
                 status_override = "timeout"
                 failures.append(f"{check.description}: {_timeout_sentence(timeout, check.timeout or item.timeout)}; "
@@ -683,10 +710,11 @@ class SubmissionGrader:
         """The checks this device can run (a CUDA-only check is not graded elsewhere)."""
         return [c for c in checks if c.requires != "cuda" or self.device.type == "cuda"]
 
-    def run_check(self, check: Check, item: Item) -> CheckOutcome:
+    def run_check(self, check: Check, item: Item, own_helpers: bool = False) -> CheckOutcome:
         """Run one check on the student's side, then compare with the reference's result.
 
         The reference result is only needed (and only computed) when the student's run returned.
+        ``own_helpers``: the item's ``kit=`` items are the student's own, not the kit's versions.
         """
         cpu_seconds = check.timeout or item.timeout
         try:
@@ -695,7 +723,7 @@ class SubmissionGrader:
             raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
         deadline = wall_clock_deadline(cpu_seconds)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
-        kit_items = self._install_kit_versions(check, item)
+        kit_items = [] if own_helpers else self._install_kit_versions(check, item)
         options = {**({"output": True} if self.show_output else {}), **({"record": True} if self.record else {})}
         # also drops the previous check's handles and puts back what the previous check replaced
         connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items) + ((options,) if options else ()))

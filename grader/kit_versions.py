@@ -167,11 +167,18 @@ def _leaves(args: list, kwargs: dict) -> list[tuple[list, object]]:
     return found
 
 
-def _state(value: object) -> object:
+def _state(value: object, copy: bool = True) -> object:
+    """What a call could change in an argument: a generator's state; a tensor's values, ``requires_grad`` and
+    gradient (copies before the call; after it, ``copy=False``: the tensors themselves, only compared)."""
     if type(value) is torch.Generator:
         return value.get_state()
     grad = value.grad if value.is_leaf else None  # type: ignore[union-attr]
-    return (value.detach().clone(), value.requires_grad, None if grad is None else grad.detach().clone())  # type: ignore[union-attr]
+    plain = value.detach()  # type: ignore[union-attr]
+    if grad is not None:
+        grad = grad.detach()
+    if copy:
+        plain, grad = plain.clone(), None if grad is None else grad.clone()
+    return (plain, value.requires_grad, grad)  # type: ignore[union-attr]
 
 
 def _same_state(before: object, after: object) -> bool:
@@ -183,7 +190,10 @@ def _same_state(before: object, after: object) -> bool:
 
 
 def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(((a == b) | (a.isnan() & b.isnan())).all())
+    """Equal values, NaN equal to NaN (``torch.equal`` first: one operation where nothing changed)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return torch.equal(a, b) or bool(((a == b) | (a.isnan() & b.isnan())).all())
 
 
 def _call(function: object, args: list, kwargs: dict, grad_enabled: bool) -> tuple[object, list]:
@@ -198,7 +208,7 @@ def _call(function: object, args: list, kwargs: dict, grad_enabled: bool) -> tup
                 raise RuntimeError(f"the kit's generator was asked for more than {MAX_YIELDS} items")
     changes = []
     for (path, value), old in zip(leaves, before):
-        new = _state(value)
+        new = _state(value, copy=False)
         if _same_state(old, new):
             continue
         node = ("genstate", new) if type(value) is torch.Generator else wire.encode_tensor(value)

@@ -58,8 +58,11 @@ def test_a_forged_frame_that_names_a_python_function_is_refused_and_runs_nothing
 
 def test_a_kit_stand_in_kept_for_later_cannot_answer_outside_the_checks_that_provide_it(
         grading_service, modules, tmp_path):
+    # a wrong dloss_fn: grad_fn is then graded with the kit's versions (its stand-ins exist to be kept)
     items = _grade(grading_service, modules, tmp_path, """
         _kept = []
+        def dloss_fn(t_p, t_c):
+            return t_p - t_c
         def grad_fn(t_u, t_c, t_p, w, b):
             _kept.append(dloss_fn)
             dloss_dtp = dloss_fn(t_p, t_c)
@@ -216,3 +219,56 @@ def test_the_kit_s_random_draws_move_the_worker_s_generators_and_the_grader_s_ow
     server.finish()
     assert same_rng(rng_state(), moved), "finish must bring back the grader's state as it was before the call"
     assert torch.equal(wire.Decoder().decode(again[1]), reference.noisy(x))
+
+
+# ---------------------------------------------------------------- pieces that passed: the student's own first
+def test_a_composite_item_whose_pieces_all_passed_is_graded_without_a_single_kit_call(
+        grading_service, modules, tmp_path, monkeypatch):
+    from grader import engine
+
+    servers = []
+
+    class CountingServer(KitVersionServer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            servers.append(self)
+
+    monkeypatch.setattr(engine, "KitVersionServer", CountingServer)
+    items = _grade(grading_service, modules, tmp_path, "")
+    assert {name: item.status for name, item in items.items()} == dict.fromkeys(items, "passed")
+    assert servers == [], "grad_fn and training_loop passed with the student's own pieces: no kit call was needed"
+
+
+def test_a_wrong_loop_whose_pieces_passed_still_fails_and_is_explained_from_the_kit_s_run(
+        grading_service, modules, tmp_path):
+    items = _grade(grading_service, modules, tmp_path, """
+        def training_loop(n_epochs, learning_rate, params, t_u, t_c):
+            for _ in range(n_epochs):
+                t_p = model(t_u, *params)
+                params = params + learning_rate * grad_fn(t_u, t_c, t_p, *params)  # uphill
+            return params
+    """)
+    loop = items["training_loop"]
+    assert loop.status == "failed", loop.feedback
+    assert loop.score == 0 and any("expected" in line for line in loop.feedback), loop.feedback
+    _others_passed(items, "training_loop")
+
+
+def test_mistakes_that_cancel_out_in_a_piece_and_its_loop_still_cost_the_loop_its_points(
+        grading_service, modules, tmp_path):
+    """grad_fn returns the gradient negated and training_loop adds it: together they train. grad_fn fails its
+    own checks, so training_loop is graded with the kit's grad_fn only, and its uphill step shows."""
+    items = _grade(grading_service, modules, tmp_path, """
+        def grad_fn(t_u, t_c, t_p, w, b):
+            dloss_dtp = dloss_fn(t_p, t_c)
+            return -torch.stack([(dloss_dtp * dmodel_dw(t_u, w, b)).sum(), (dloss_dtp * dmodel_db(t_u, w, b)).sum()])
+        def training_loop(n_epochs, learning_rate, params, t_u, t_c):
+            for _ in range(n_epochs):
+                t_p = model(t_u, *params)
+                params = params + learning_rate * grad_fn(t_u, t_c, t_p, *params)
+            return params
+    """)
+    assert items["grad_fn"].status == "failed", items["grad_fn"].feedback
+    assert items["training_loop"].status == "failed", items["training_loop"].feedback
+    others = {n: i.status for n, i in items.items() if n not in ("grad_fn", "training_loop")}
+    assert set(others.values()) == {"passed"}, others
