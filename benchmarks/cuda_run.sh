@@ -26,6 +26,8 @@ run solutions_cuda      grade check --submission solutions --device cuda --json
 cp "$out/solutions_cuda.out" "$out/solutions_cuda.json"
 run solutions_cuda_table grade check --submission solutions --device cuda
 run stubs_cuda          grade check --device cuda
+# composite items alone: their pieces are not graded, so every call goes to the kit's versions over the socket
+run kit_items_cuda      grade check ex02.grad_fn ex02.training_loop ex05.fit_curve ex06.train_linreg ex08.train_epoch --submission solutions --device cuda
 run solutions_cpu       grade check --submission solutions --device cpu
 GRADER_ISOLATION=reduced run solutions_cuda_reduced grade check --submission solutions --device cuda
 GRADER_ISOLATION=portable run solutions_cuda_portable grade check --submission solutions --device cuda
