@@ -495,6 +495,20 @@ def wall_clock_deadline(cpu_seconds: float) -> float:
     return time.monotonic() + cpu_seconds * WALL_CLOCK_FACTOR + 1.0
 
 
+def pieces_of(suite: Suite, item: Item) -> set[str]:
+    """The items ``item`` is built from: its ``kit=`` items and, transitively, what they call (``kit=`` and
+    ``uses=``): ``training_loop``'s include ``grad_fn``'s ``dloss_fn``."""
+    found: set[str] = set()
+    frontier = list(item.kit)
+    while frontier:
+        name = frontier.pop()
+        if name in found or name not in suite.items:
+            continue
+        found.add(name)
+        frontier.extend(suite.items[name].kit + suite.items[name].uses)
+    return found
+
+
 class SubmissionGrader:
     """Grades one staged submission, each exercise module in a fresh box of its own.
 
@@ -564,7 +578,8 @@ class SubmissionGrader:
         results: list[report.ItemResult] = []
         passed: set[str] = set()  # items of this module that passed every check in this run, so far
         for item in items:
-            results.append(self.grade_item(info, item, present, frozenset(passed)))
+            own_first = bool(item.kit) and pieces_of(suite, item) <= passed
+            results.append(self.grade_item(info, item, present, own_first))
             if results[-1].status == "passed":
                 passed.add(item.name)
         # "the checks of fit run your own train_step, which..." (a handout runs the student's own kit= items too)
@@ -572,22 +587,23 @@ class SubmissionGrader:
         return report.ExerciseResult(info.name, results, error=None)
 
     def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str],
-                   passed_before: frozenset[str] = frozenset()) -> report.ItemResult:
-        """Run ``item``'s checks; ``passed_before``: the module's items that passed every check in this run.
+                   own_first: bool = False) -> report.ItemResult:
+        """Run ``item``'s checks and score them.
 
         An item built from others (``kit=``) is graded with the kit's versions of them, so that only its own
-        code counts. When every one of those passed all its checks here, the item is first run with the
-        student's own versions, as the student's module calls them: a passing result then costs none of the
-        thousands of exchanges with the grader that a training loop makes, and it could not pass with
-        wrong code of its own (its pieces passed, and only its own code is left). Any other outcome is
-        discarded and the item graded again with the kit's versions, which alone decide a failure.
+        code counts. ``own_first``: every one of its pieces (:func:`pieces_of`) passed all its checks in this
+        run; the item is then first run with the student's own pieces, as the student's module calls them.
+        A passing result costs none of the thousands of exchanges with the grader that a training loop
+        makes, and wrong code of its own could not pass (its pieces passed; only its own code is left).
+        Any other outcome is discarded and the item graded again with the kit's versions, which alone
+        decide a failure.
         """
         qualified = f"{info.number}.{item.name}"
         if item.name not in present:
             message = (f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
                        f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`.")
             return report.ItemResult(item.name, 0.0, item.points, "missing", [message])
-        if item.kit and catalogue.has_hidden_suites() and set(item.kit) <= passed_before:
+        if own_first and item.kit and catalogue.has_hidden_suites():
             with_own_helpers = self._grade_checks(info, item, own_helpers=True)
             if with_own_helpers.status == "passed":
                 return with_own_helpers

@@ -272,3 +272,12 @@ def test_mistakes_that_cancel_out_in_a_piece_and_its_loop_still_cost_the_loop_it
     assert items["training_loop"].status == "failed", items["training_loop"].feedback
     others = {n: i.status for n, i in items.items() if n not in ("grad_fn", "training_loop")}
     assert set(others.values()) == {"passed"}, others
+
+
+def test_a_loop_s_pieces_include_what_its_pieces_call_so_a_wrong_dloss_fn_sends_the_loop_to_the_kit_at_once():
+    from grader.engine import load_suite, pieces_of
+
+    suite = load_suite(MODULE)
+    assert pieces_of(suite, suite.items["training_loop"]) == {"model", "grad_fn", "dloss_fn", "dmodel_dw", "dmodel_db"}
+    assert pieces_of(suite, suite.items["grad_fn"]) == {"dloss_fn", "dmodel_dw", "dmodel_db"}
+    assert pieces_of(suite, suite.items["model"]) == set()
