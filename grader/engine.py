@@ -578,7 +578,9 @@ class SubmissionGrader:
         results: list[report.ItemResult] = []
         passed: set[str] = set()  # items of this module that passed every check in this run, so far
         for item in items:
-            own_first = bool(item.kit) and pieces_of(suite, item) <= passed
+            own_first = None  # the pieces the kit still answers when the student's own are tried first
+            if item.kit and set(item.kit) <= passed:
+                own_first = tuple(sorted(pieces_of(suite, item) - passed))
             results.append(self.grade_item(info, item, present, own_first))
             if results[-1].status == "passed":
                 passed.add(item.name)
@@ -587,33 +589,35 @@ class SubmissionGrader:
         return report.ExerciseResult(info.name, results, error=None)
 
     def grade_item(self, info: catalogue.ModuleInfo, item: Item, present: list[str],
-                   own_first: bool = False) -> report.ItemResult:
+                   own_first: tuple[str, ...] | None = None) -> report.ItemResult:
         """Run ``item``'s checks and score them.
 
         An item built from others (``kit=``) is graded with the kit's versions of them, so that only its own
-        code counts. ``own_first``: every one of its pieces (:func:`pieces_of`) passed all its checks in this
-        run; the item is then first run with the student's own pieces, as the student's module calls them.
-        A passing result costs none of the thousands of exchanges with the grader that a training loop
-        makes, and wrong code of its own could not pass (its pieces passed; only its own code is left).
-        Any other outcome is discarded and the item graded again with the kit's versions, which alone
-        decide a failure.
+        code counts. ``own_first`` (not None): each of those passed all its checks in this run; the item is
+        then first run with the student's own pieces (:func:`pieces_of`), as the student's module calls them,
+        except the pieces named in ``own_first``, which failed and are still the kit's (``grad_fn`` passed
+        with the kit's ``dloss_fn``; the student's ``dloss_fn`` is wrong). A passing result costs few or
+        none of the thousands of exchanges with the grader that a training loop makes, and wrong code of
+        its own could not pass (every piece it runs is right; only its own code is left). Any other
+        outcome is discarded and the item graded again with the kit's versions, which alone decide a
+        failure.
         """
         qualified = f"{info.number}.{item.name}"
         if item.name not in present:
             message = (f"{info.name}.py has no `{item.name}`: it was renamed or deleted. Restore its definition "
                        f"(the stub is in the kit's exercises/{info.name}.py) and run `grade check {qualified}`.")
             return report.ItemResult(item.name, 0.0, item.points, "missing", [message])
-        if own_first and item.kit and catalogue.has_hidden_suites():
-            with_own_helpers = self._grade_checks(info, item, own_helpers=True)
+        if own_first is not None and item.kit and catalogue.has_hidden_suites():
+            with_own_helpers = self._grade_checks(info, item, kit_names=own_first)
             if with_own_helpers.status == "passed":
                 return with_own_helpers
             for check in item.checks:  # what the discarded run left behind
                 self.records.pop(check.qualified_name, None)
                 self.outputs.pop(check.qualified_name, None)
-        return self._grade_checks(info, item, own_helpers=False)
+        return self._grade_checks(info, item, kit_names=item.kit)
 
-    def _grade_checks(self, info: catalogue.ModuleInfo, item: Item, own_helpers: bool) -> report.ItemResult:
-        """Run every check of a present item and score it (``own_helpers``: see :meth:`grade_item`)."""
+    def _grade_checks(self, info: catalogue.ModuleInfo, item: Item, kit_names: tuple[str, ...]) -> report.ItemResult:
+        """Run every check of a present item and score it, with the kit's versions of ``kit_names``."""
         qualified = f"{info.number}.{item.name}"
         passed = graded = not_implemented = 0
         feedback: list[str] = []
@@ -630,7 +634,7 @@ class SubmissionGrader:
                 continue
             graded += 1
             try:
-                outcome = self.run_check(check, item, own_helpers)
+                outcome = self.run_check(check, item, kit_names)
             except WorkerTimeout as timeout:
                 status_override = "timeout"
                 failures.append(f"{check.description}: {_timeout_sentence(timeout, check.timeout or item.timeout)}; "
@@ -726,11 +730,11 @@ class SubmissionGrader:
         """The checks this device can run (a CUDA-only check is not graded elsewhere)."""
         return [c for c in checks if c.requires != "cuda" or self.device.type == "cuda"]
 
-    def run_check(self, check: Check, item: Item, own_helpers: bool = False) -> CheckOutcome:
+    def run_check(self, check: Check, item: Item, kit_names: tuple[str, ...] | None = None) -> CheckOutcome:
         """Run one check on the student's side, then compare with the reference's result.
 
         The reference result is only needed (and only computed) when the student's run returned.
-        ``own_helpers``: the item's ``kit=`` items are the student's own, not the kit's versions.
+        ``kit_names``: the items replaced by the kit's versions (default: the item's ``kit=``).
         """
         cpu_seconds = check.timeout or item.timeout
         try:
@@ -739,7 +743,7 @@ class SubmissionGrader:
             raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
         deadline = wall_clock_deadline(cpu_seconds)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
-        kit_items = [] if own_helpers else self._install_kit_versions(check, item)
+        kit_items = self._install_kit_versions(check, item.kit if kit_names is None else kit_names)
         options = {**({"output": True} if self.show_output else {}), **({"record": True} if self.record else {})}
         # also drops the previous check's handles and puts back what the previous check replaced
         connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items) + ((options,) if options else ()))
@@ -813,14 +817,14 @@ class SubmissionGrader:
         return CheckOutcome(False, found, likely=None if matches else diagnose.explain(expected, got),
                             catalogued=matches)
 
-    def _install_kit_versions(self, check: Check, item: Item) -> list[list]:
-        """Answer this check's calls to ``item.kit`` with the reference's items; ``[name, is_generator]``
+    def _install_kit_versions(self, check: Check, names: tuple[str, ...]) -> list[list]:
+        """Answer this check's calls to the items ``names`` with the reference's; ``[name, is_generator]``
         pairs for the worker. A handout has no reference: its checks run the student's own versions."""
-        if not item.kit or not catalogue.has_hidden_suites():
+        if not names or not catalogue.has_hidden_suites():
             return []
         reference = load_reference(check.module)
-        self.session.kit_server = KitVersionServer(reference, item.kit)
-        return [[name, inspect.isgeneratorfunction(getattr(reference, name))] for name in item.kit]
+        self.session.kit_server = KitVersionServer(reference, names)
+        return [[name, inspect.isgeneratorfunction(getattr(reference, name))] for name in names]
 
     def matching_mistakes(self, check: Check, item: Item, kind: str, observed: object) -> tuple[str, ...]:
         """The sentences of the catalogued mistakes of ``item`` that do on ``check`` what the student's

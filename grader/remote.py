@@ -207,9 +207,7 @@ class WorkerSession:
             self._start()
         assert self.sock is not None
         try:
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))  # sendall: one limit for all of it
-            wire.send_bytes(self.sock, wire.dumps_message(message))
-            self.sock.settimeout(None)
+            wire.send_frame_until(self.sock, wire.dumps_message(message), deadline)  # one limit for all of it
             while True:
                 frame_deadline = self._await_answer(deadline)
                 frame = wire.recv_frame_until(self.sock, frame_deadline, wire.MAX_MESSAGE_BYTES)
@@ -221,9 +219,7 @@ class WorkerSession:
                     raise wire.FrameTimeout("still calling the kit's functions at the wall-clock deadline")
                 answer = self.kit_server.answer(reply) if self.kit_server is not None else (
                     "kit_raised", "RuntimeError", KIT_UNAVAILABLE)
-                self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                wire.send_bytes(self.sock, wire.dumps_message(answer))
-                self.sock.settimeout(None)
+                wire.send_frame_until(self.sock, wire.dumps_message(answer), deadline)
         except (TimeoutError, wire.FrameTimeout):
             self._stop(kill=True)
             self.restarts += 1

@@ -129,6 +129,16 @@ def test_a_fast_frame_rebuilds_only_data_and_refuses_expansion_bombs():
     assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(values, back))
 
 
+@pytest.mark.parametrize("shape", [[0, -1], [-1], [2, -3], [2**62, 2**62], [True, 2], [2.0], "2", [1] * 40])
+def test_a_fast_frame_with_a_shape_no_tensor_has_is_a_protocol_error_never_the_grader_s_own(shape):
+    """A worker's code can write its own frames: numpy once raised ValueError on [0, -1], past the checks."""
+    import pickle
+
+    node = ("__raw__", "float32", shape, b"", "cpu", None)
+    with pytest.raises(wire.ProtocolError):
+        wire.loads_fast(wire.FAST_MAGIC + pickle.dumps(node))
+
+
 @pytest.mark.parametrize("strides", [[1, 1], [0, 0], [-1, 2], [10**8, 1], [1], "no"])
 def test_a_fast_frame_refuses_strides_that_overlap_or_reach_beyond_the_values(strides):
     import pickle
@@ -274,10 +284,36 @@ def test_mistakes_that_cancel_out_in_a_piece_and_its_loop_still_cost_the_loop_it
     assert set(others.values()) == {"passed"}, others
 
 
-def test_a_loop_s_pieces_include_what_its_pieces_call_so_a_wrong_dloss_fn_sends_the_loop_to_the_kit_at_once():
+def test_a_loop_s_pieces_include_what_its_pieces_call():
     from grader.engine import load_suite, pieces_of
 
     suite = load_suite(MODULE)
     assert pieces_of(suite, suite.items["training_loop"]) == {"model", "grad_fn", "dloss_fn", "dmodel_dw", "dmodel_db"}
     assert pieces_of(suite, suite.items["grad_fn"]) == {"dloss_fn", "dmodel_dw", "dmodel_db"}
     assert pieces_of(suite, suite.items["model"]) == set()
+
+
+def test_with_a_wrong_dloss_fn_the_loop_first_runs_the_student_s_pieces_and_only_the_kit_s_dloss_fn(
+        grading_service, modules, tmp_path, monkeypatch):
+    """grad_fn passed with the kit's dloss_fn; training_loop then runs the student's model and grad_fn, whose
+    calls to dloss_fn reach the kit's: one exchange an epoch instead of two, and a pass that only the
+    loop's own code could earn."""
+    from grader import engine
+
+    names = []
+
+    class RecordingServer(KitVersionServer):
+        def __init__(self, reference, kit_names) -> None:
+            super().__init__(reference, kit_names)
+            names.append(tuple(kit_names))
+
+    monkeypatch.setattr(engine, "KitVersionServer", RecordingServer)
+    items = _grade(grading_service, modules, tmp_path, """
+        def dloss_fn(t_p, t_c):
+            return 2 * (t_p - t_c)  # the mean's / N forgotten
+    """)
+    assert items["dloss_fn"].status in ("failed", "partial")
+    assert items["grad_fn"].status == "passed" and items["training_loop"].status == "passed"
+    loop_checks = sum(1 for check in engine.load_suite(MODULE).items["training_loop"].checks)
+    assert names.count(("dloss_fn",)) == loop_checks, names
+    assert ("model", "grad_fn") not in names
