@@ -872,21 +872,17 @@ def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reaso
 
 # ---------------------------------------------------------------- staging
 def stage_submission(source: Path, stage: Path) -> list[str]:
-    """Copy a submission's Python files into its private folder; problems found, as sentences.
+    """Copy a submission's Python files into its private folder; problems and notes found, as sentences.
 
-    Only regular ``.py`` files at the top level are copied (helpers the student imports included);
-    symlinks, oversized and non-UTF-8 files are refused, never followed.
+    Only regular ``.py`` files at the top level are copied (helpers the student imports included), and
+    each ``exNN_topic.ipynb`` becomes the module its code cells define, unless a ``.py`` of that module
+    is there too (:func:`grader.notebook.python_modules`, as in a batch); symlinks, oversized and
+    non-UTF-8 files are refused, never followed.
     """
     problems = []
     for path in sorted(source.glob("*.py")):
-        if path.is_symlink():
-            problems.append(f"{path.name} is a symbolic link; submit the file itself")
-            continue
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        if len(data) > MAX_SUBMISSION_FILE_BYTES:
-            problems.append(f"{path.name} is larger than {MAX_SUBMISSION_FILE_BYTES // 1024} KiB")
+        data = _submitted_bytes(path, problems)
+        if data is None:
             continue
         try:
             data.decode("utf-8")
@@ -894,7 +890,42 @@ def stage_submission(source: Path, stage: Path) -> list[str]:
             problems.append(f"{path.name} is not UTF-8 text")
             continue
         (stage / path.name).write_bytes(data)
+    _stage_notebooks(source, stage, problems)
     return problems
+
+
+def _submitted_bytes(path: Path, problems: list[str]) -> bytes | None:
+    """A submitted file's bytes, or None (and a sentence in ``problems``) for a link or an oversized file."""
+    if path.is_symlink():
+        problems.append(f"{path.name} is a symbolic link; submit the file itself")
+        return None
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if len(data) > MAX_SUBMISSION_FILE_BYTES:
+        advice = "; clear its outputs (Edit > Clear all outputs) and save it" if path.suffix == ".ipynb" else ""
+        problems.append(f"{path.name} is larger than {MAX_SUBMISSION_FILE_BYTES // 1024} KiB{advice}")
+        return None
+    return data
+
+
+def _stage_notebooks(source: Path, stage: Path, problems: list[str]) -> None:
+    """Stage each ``exNN_topic.ipynb`` of ``source`` as the ``exNN_topic.py`` its code cells define."""
+    from grader import notebook
+
+    staged = {path.name: b"" for path in stage.glob("*.py")}  # their names only: a .py of a module wins
+    for path in sorted(source.glob("ex[0-9][0-9]_*.ipynb")):
+        data = _submitted_bytes(path, problems)
+        if data is None:
+            continue
+        try:
+            modules = notebook.python_modules({**staged, path.name: data}, problems)
+        except notebook.NotebookError as error:
+            problems.append(str(error))
+            continue
+        for name, source_bytes in modules.items():
+            if name not in staged:
+                (stage / name).write_bytes(source_bytes)
 
 
 class UntouchedModules:

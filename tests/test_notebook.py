@@ -169,6 +169,35 @@ def test_a_filled_notebook_is_graded_by_grade_batch_in_place_of_the_py(fresh_not
     assert report.report_from_dict(document).problems == document["notes"]  # kept by --resume
 
 
+def test_grade_check_on_a_folder_grades_a_filled_notebook_and_says_which_file_wins_beside_a_py(
+        fresh_notebook, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / f"{MODULE}.ipynb").write_text(json.dumps(_filled(fresh_notebook)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "ex02", "--submission", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["score"] == document["max_score"] > 0
+    assert any(f"{MODULE}.ipynb was graded as {MODULE}.py" in note for note in document["notes"])
+
+    (folder / f"{MODULE}.py").write_text((catalogue.EXERCISES_DIR / f"{MODULE}.py").read_text(encoding="utf-8"))
+    result = CliRunner().invoke(main, ["check", "ex02", "--submission", str(folder)])
+    assert "Total: 0/" in result.output, result.output  # the stub .py wins: what `grade check` always read
+    assert f"Note: {MODULE}.ipynb was set aside: {MODULE}.py is graded" in result.output
+
+
+def test_grade_check_names_an_unreadable_notebook_and_grades_the_rest(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / f"{MODULE}.ipynb").write_text('{"cells": [', encoding="utf-8")
+    (folder / "ex01_tensors.py").write_text((catalogue.SOLUTIONS_DIR / "ex01_tensors.py").read_text(encoding="utf-8"))
+    result = CliRunner().invoke(main, ["check", "ex01", "ex02", "--submission", str(folder), "--json"])
+    document = json.loads(result.stdout)
+    assert any("malformed" in note for note in document["notes"]), document["notes"]
+    scores = {exercise["name"]: exercise["score"] for exercise in document["exercises"]}
+    assert scores["ex01_tensors"] == 28 and scores[MODULE] == 0
+
+
 def test_shell_and_magic_lines_are_dropped_and_reported():
     cells = ["%matplotlib inline\nimport torch", "!pip install torch\nfiles = !ls\ntorch.zeros?",
              "%%time\ndef loss_fn(t_p, t_c):\n    return ((t_p - t_c) ** 2).mean()",
