@@ -508,16 +508,24 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assi
         click.echo("\nStopped watching.")
 
 
+def _stop_like_ctrl_c(_signal: int, _frame: object) -> None:
+    """SIGTERM (an editor stopping its task, ``kill``) stops ``grade`` as Ctrl-C does: what it opened is
+    closed and removed (``grade watch`` left its temporary folder behind), a batch stops at a row's edge."""
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     """The ``grade`` executable: :func:`main`, then a quick exit.
 
     A process that imported torch spends 0.3 s or more in the interpreter's own shutdown (freeing
     torch's modules one by one) after everything is printed and written. So the exit handlers run
-    and the output is flushed here, and the process then ends at once.
+    and the output is flushed here, and the process then ends at once. SIGTERM counts as Ctrl-C.
     """
     import atexit
     import os
+    import signal
 
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         main()
         code: object = 0

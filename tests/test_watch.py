@@ -36,3 +36,30 @@ def test_saving_a_file_regrades_it_and_reports_newly_passing_and_failing_items(g
     assert third is not None and third.score < third.max_score
     assert any(line.startswith("Newly failing: ") and "dloss_fn" in line for line in lines)
     assert any(line.startswith("Graded ex02_gradient_descent in ") for line in lines)
+
+
+def test_grade_watch_stopped_by_sigterm_closes_its_grader_and_removes_its_temporary_folder(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder, temporary = tmp_path / "mine", tmp_path / "tmp"
+    folder.mkdir()
+    temporary.mkdir()
+    shutil.copy(catalogue.EXERCISES_DIR / f"{MODULE}.py", folder / f"{MODULE}.py")
+    watcher = subprocess.Popen([sys.executable, "-c", "from grader.cli import run; run()", "watch", "ex02",
+                                "--submission", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "TMPDIR": str(temporary)})
+    try:
+        for line in watcher.stdout:
+            if line.startswith("Graded "):
+                break
+        assert any(temporary.glob("grade-*")), "the grader's temporary folder should exist while it watches"
+        watcher.send_signal(signal.SIGTERM)
+        rest = watcher.communicate(timeout=60)[0]
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert "Stopped watching" in rest, rest
+    assert not list(temporary.glob("grade-*")), list(temporary.glob("grade-*/**"))
