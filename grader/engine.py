@@ -9,8 +9,6 @@ item statuses, scores and feedback. Nothing in here executes student code.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import importlib.util
 import inspect
 import itertools
@@ -35,6 +33,7 @@ from grader.guards import forbidden_calls
 from grader.kit_versions import KitVersionServer
 from grader.mistakes import LIKELY, Mistakes, WithMistake
 from grader.reference_store import ReferenceStore
+from grader.staging import UntouchedModules, stage_submission
 from grader.remote import (
     DEFAULT_MEMORY_LIMIT,
     Call,
@@ -52,8 +51,6 @@ from grader.suite import Check, CheckFailed, Item, Side, Suite, and_join, resolv
 IMPORT_TIMEOUT = 20.0
 WALL_CLOCK_FACTOR = 3.0  # CPU time is the limit; wall-clock time only a backstop against sleeping
 MAX_FEEDBACK_PER_ITEM = 3
-MAX_SUBMISSION_FILE_BYTES = 1 << 20
-EXERCISE_FILE = re.compile(r"^ex\d\d_\w+\.py$")
 
 
 class KitError(RuntimeError):
@@ -871,98 +868,6 @@ def _all_items(info: catalogue.ModuleInfo, items: list[Item], status: str, reaso
 
 
 # ---------------------------------------------------------------- staging
-def stage_submission(source: Path, stage: Path) -> list[str]:
-    """Copy a submission's Python files into its private folder; problems and notes found, as sentences.
-
-    Only regular ``.py`` files at the top level are copied (helpers the student imports included), and
-    each ``exNN_topic.ipynb`` becomes the module its code cells define, unless a ``.py`` of that module
-    is there too (:func:`grader.notebook.python_modules`, as in a batch); symlinks, oversized and
-    non-UTF-8 files are refused, never followed.
-    """
-    problems = []
-    for path in sorted(source.glob("*.py")):
-        data = _submitted_bytes(path, problems)
-        if data is None:
-            continue
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            problems.append(f"{path.name} is not UTF-8 text")
-            continue
-        (stage / path.name).write_bytes(data)
-    _stage_notebooks(source, stage, problems)
-    return problems
-
-
-def _submitted_bytes(path: Path, problems: list[str]) -> bytes | None:
-    """A submitted file's bytes, or None (and a sentence in ``problems``) for a link or an oversized file."""
-    if path.is_symlink():
-        problems.append(f"{path.name} is a symbolic link; submit the file itself")
-        return None
-    if not path.is_file():
-        return None
-    data = path.read_bytes()
-    if len(data) > MAX_SUBMISSION_FILE_BYTES:
-        advice = "; clear its outputs (Edit > Clear all outputs) and save it" if path.suffix == ".ipynb" else ""
-        problems.append(f"{path.name} is larger than {MAX_SUBMISSION_FILE_BYTES // 1024} KiB{advice}")
-        return None
-    return data
-
-
-def _stage_notebooks(source: Path, stage: Path, problems: list[str]) -> None:
-    """Stage each ``exNN_topic.ipynb`` of ``source`` as the ``exNN_topic.py`` its code cells define."""
-    from grader import notebook
-
-    staged = {path.name: b"" for path in stage.glob("*.py")}  # their names only: a .py of a module wins
-    for path in sorted(source.glob("ex[0-9][0-9]_*.ipynb")):
-        data = _submitted_bytes(path, problems)
-        if data is None:
-            continue
-        try:
-            modules = notebook.python_modules({**staged, path.name: data}, problems)
-        except notebook.NotebookError as error:
-            problems.append(str(error))
-            continue
-        for name, source_bytes in modules.items():
-            if name not in staged:
-                (stage / name).write_bytes(source_bytes)
-
-
-class UntouchedModules:
-    """The results of modules that are still stubs: every item not implemented.
-
-    A class's early submissions are mostly untouched stubs; grading one costs a box per module and
-    always gives the same result. A module whose grading found every item not implemented is
-    remembered by the exact bytes of its file and of every non-exercise ``.py`` file beside it (what
-    its imports could reach); a later submission with the very same files gets the same result
-    without a box. Anything else (one changed byte, any other outcome) is graded as usual.
-    """
-
-    def __init__(self) -> None:
-        self._results: dict[str, report.ExerciseResult] = {}
-
-    @staticmethod
-    def key(stage: Path, module: str, only: set[str] | None) -> str | None:
-        """The key of ``module`` as staged (None when the submission lacks it)."""
-        path = stage / f"{module}.py"
-        if not path.is_file():
-            return None
-        digest = hashlib.sha256(f"{module}\0{sorted(only) if only is not None else '*'}\0".encode())
-        digest.update(path.read_bytes())
-        for helper in sorted(stage.glob("*.py")):
-            if not EXERCISE_FILE.match(helper.name):
-                digest.update(f"\0{helper.name}\0".encode() + helper.read_bytes())
-        return digest.hexdigest()
-
-    def get(self, key: str | None) -> report.ExerciseResult | None:
-        result = self._results.get(key) if key is not None else None
-        return copy.deepcopy(result) if result is not None else None
-
-    def remember(self, key: str | None, result: report.ExerciseResult) -> None:
-        if key is not None and result.items and all(i.status == "not_implemented" for i in result.items):
-            self._results[key] = copy.deepcopy(result)
-
-
 class GradingService:
     """A sandboxed zygote that grades submissions one after another, each in boxes of its own.
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from grader import catalogue
-from grader.engine import UntouchedModules
+from grader.staging import UntouchedModules
 
 MODULE = "ex01_tensors"
 
