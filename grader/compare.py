@@ -1,8 +1,8 @@
 """Compare what the reference produced with what the submission produced, and say how they differ.
 
 ``torch.isclose``, as ``torch.testing.assert_close`` applies it, decides whether two tensors agree;
-this module adds the words a student needs: which part of the result, expected vs got shape / dtype / device, and the worst
-element. Values are *normalised* first: tensors are copied, and anything that is not data (a
+this module adds the words a student needs: which part of the result, expected vs got shape / dtype /
+device, and the worst element. Values are *normalised* first: tensors are copied, and anything that is not data (a
 module, a handle to a worker object, a tensor subclass) becomes an :class:`~grader.wire.Opaque`
 known only by its type, so it can never compare equal to a tensor.
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import grader
-from grader import catalogue, stubs, update
+from grader import catalogue, merge, stubs, update
 from grader.cli import main
 
 EX02 = "ex02_gradient_descent"
@@ -279,7 +279,7 @@ def test_a_solved_class_keeps_its_methods_and_the_students_own_code_stays_where_
     new = old.replace('    def __len__(self) -> int:\n        """Return the number of samples.',
                       '    def __len__(self) -> int:\n        """Return how many samples there are.')
     assert new != old
-    plan = update.merge_module(name, mine, old, new, "0.2.0")
+    plan = merge.merge_module(name, mine, old, new, "0.2.0")
     assert plan.outcome == "updated" and plan.kept == ["ex06.ListDataset"] and plan.attention == []
     merged = ast.parse(plan.text)
     ours = next(n for n in merged.body if getattr(n, "name", "") == "ListDataset")
