@@ -461,10 +461,10 @@ def classroom(out: Path, exercises: tuple[str, ...], hidden_repo: str | None, fo
 @click.option("--force", is_flag=True, help="Replace an existing notebook (the work in it is lost).")
 def notebook(exercise: str, out: Path | None, force: bool) -> None:
     """Write EXERCISE (ex02) as a Jupyter/Colab notebook whose last cell grades the cells you ran."""
-    from grader import notebook as notebook_module
+    from grader import notebook_writer
 
     try:
-        path = notebook_module.write_notebook(exercise, out, force)
+        path = notebook_writer.write_notebook(exercise, out, force)
     except catalogue.UsageError as error:
         raise _usage(error) from None
     click.echo(f"Wrote {path}: open it in Jupyter or upload it to Colab, fill in the functions, and run its last "
