@@ -263,10 +263,19 @@ class PortableZygote:
         return {"op": "status", **self._take_ending(pid)}
 
     def _release(self, request: dict, fds: tuple[int, ...]) -> dict:
-        """The grader is done with a box: its worker ends by itself; stop it if it has not in time."""
-        found = self._boxes.get(int(request["pid"]))
+        """The grader is done with a box: its worker ends by itself; stop it if it has not in time.
+
+        One more look at the box first, while the worker (told goodbye a moment ago) is still there to
+        link what it started: a process that left its group since the watcher's last look (0.2 s ago)
+        is then known, and killed with the box, instead of outliving it.
+        """
+        pid = int(request["pid"])
+        found = self._boxes.get(pid)
         if found is not None:
             found.release_due = time.monotonic() + STOP_GRACE_SECONDS
+            table = process_table() if found.ended is None else None
+            if table is not None:
+                found.seen.update({p: table[p].pgid for p in box_members(table, pid) if p != pid})
         return {"op": "released"}
 
     def _cpu(self, request: dict, fds: tuple[int, ...]) -> dict:
