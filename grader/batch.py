@@ -98,6 +98,8 @@ class Row:
     name: str
     report: GradeReport | None
     status: str
+    detail: str = ""
+    """For a row without a report: what the student should know (an ``empty`` entry's files), for the feedback."""
 
 
 @dataclass(frozen=True)
@@ -375,7 +377,7 @@ class Batch:
         else:
             report_file.unlink(missing_ok=True)  # an earlier run's report is not this row's
         gradebook.write_atomically(self.feedback_dir / f"{key}.md",
-                                   gradebook.feedback_markdown(row.name, row.report, row.status))
+                                   gradebook.feedback_markdown(row.name, row.report, row.status, row.detail))
         gradebook.save_json(self.state_dir / f"{key}.json", {"name": row.name, "status": row.status,
                                                              "has_report": row.report is not None})
 
@@ -490,7 +492,7 @@ class _GradingJob:
                 return Row(task.name, None, f"rejected: {entry.source.name} cannot be unpacked ({describe(error)}); "
                                             "submit a plain .zip")
             if not prepared.modules:
-                return Row(task.name, None, "empty")
+                return Row(task.name, None, "empty", detail=submissions.why_empty(entry))
             digests = gradebook.module_digests(prepared.folder, self.batch.module_names)  # before any code runs
             report = self._service(task.name).grade(prepared.folder, self.batch.selection, name=task.name)
         finally:

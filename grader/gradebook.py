@@ -152,15 +152,16 @@ def row_score(report: GradeReport | None, status: str) -> float | None:
     return report.score if report is not None else 0.0
 
 
-def feedback_markdown(name: str, report: GradeReport | None, status: str) -> str:
-    """The message a student is sent: score per exercise, then what to fix."""
+def feedback_markdown(name: str, report: GradeReport | None, status: str, detail: str = "") -> str:
+    """The message a student is sent: score per exercise, then what to fix (``detail``: what a submission
+    that could not be graded holds instead, see :func:`grader.submissions.why_empty`)."""
     lines = [f"# Feedback for {name}", ""]
     if is_grader_error(status):
         lines.append("Your submission has not been graded yet: the grader failed on it, which is not your fault. "
                      "It will be graded again; you do not need to do anything.")
         return "\n".join(lines) + "\n"
     if report is None:
-        lines += [f"Your submission could not be graded: {status}.", "",
+        lines += [f"Your submission could not be graded: {status}{f' ({detail})' if detail else ''}.", "",
                   ("Fix this and submit again; the exercise modules (ex01_tensors.py, ...) should be at the "
                    "top of your folder or zip, or in exercises/.")]
         return "\n".join(lines) + "\n"

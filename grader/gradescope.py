@@ -147,9 +147,10 @@ def run(root: Path, allow_unsandboxed: bool = False, selectors: list[str] | tupl
     try:
         prepared = submissions.prepare(submissions.Submission("submission", root / "submission"), work / "copy")
         if not prepared.modules:
+            holds = submissions.why_empty(submissions.Submission("submission", root / "submission"))
             document = failure_document("No exercise modules (ex01_tensors.py, ..., or notebooks such as "
-                                        "ex01_tensors.ipynb) were found in your submission: upload the files of "
-                                        "your exercises/ folder, or your notebooks.")
+                                        f"ex01_tensors.ipynb) were found in your submission ({holds}): upload the "
+                                        "files of your exercises/ folder, or your notebooks.")
         else:
             try:
                 selection = catalogue.select(list(selectors), catalogue.load_catalogue())

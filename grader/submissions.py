@@ -244,6 +244,67 @@ def prepare(submission: Submission, destination: Path) -> PreparedSubmission:
     return PreparedSubmission(submission.name, destination, sorted(m[:-3] for m in chosen), notes)
 
 
+MAX_NAMES_LOOKED_AT = 200  # entries of an empty submission listed to say what it holds instead
+_MODULE_LIKE = re.compile(r"ex\d\d", re.IGNORECASE)
+
+
+def why_empty(submission: Submission) -> str:
+    """What a submission without any exercise module holds instead, and the likely fix, in one sentence.
+
+    Only names are listed (a folder's files down to two folders deep, a zip's directory), never contents,
+    and at most :data:`MAX_NAMES_LOOKED_AT` of them.
+    """
+    names = _names_in(submission)
+    advice = [f"{name} ({fix})" for name in names if (fix := _module_fix(name)) is not None]
+    if advice:
+        return "it holds " + "; ".join(advice[:5])
+    if not names:
+        return "it holds no file at all"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"it holds {shown}, and no file named like an exercise module (exNN_topic.py)"
+
+
+def _names_in(submission: Submission) -> list[str]:
+    """Relative names of the files in a submission (a folder's down to two folders deep, or a zip's), bounded."""
+    if submission.is_zip:
+        try:
+            with zipfile.ZipFile(submission.source) as bundle:
+                return [info.filename for info in bundle.infolist()[:MAX_NAMES_LOOKED_AT]
+                        if not info.is_dir() and "__MACOSX" not in info.filename]
+        except (zipfile.BadZipFile, OSError):
+            return []
+    names: list[str] = []
+    pending = [(submission.source, PurePosixPath())]
+    while pending and len(names) < MAX_NAMES_LOOKED_AT:
+        folder, relative = pending.pop(0)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries[:MAX_NAMES_LOOKED_AT]:
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if len(relative.parts) < 2:  # files three levels down at most, as modules are looked for
+                    pending.append((Path(entry.path), relative / entry.name))
+            else:
+                names.append(str(relative / entry.name))
+    return names[:MAX_NAMES_LOOKED_AT]
+
+
+def _module_fix(name: str) -> str | None:
+    """How a file that looks meant as an exercise module should be named or placed (None: it does not)."""
+    path = PurePosixPath(name)
+    if not _MODULE_LIKE.search(path.name):
+        return None
+    if MODULE_PATTERN.match(path.name):
+        return "too deep: put the exercise modules at the top of your folder or zip, or in exercises/"
+    lower = path.name.lower()
+    if MODULE_PATTERN.match(lower):
+        return f"name it {lower}: exercise module names are lower case"
+    return "exercise modules are .py files named exNN_topic.py, e.g. ex02_gradient_descent.py"
+
+
 def _folder_files(root: Path) -> dict[PurePosixPath, bytes | None]:
     """Relative path -> content for candidate modules up to two levels deep (None: refused)."""
     files: dict[PurePosixPath, bytes | None] = {}

@@ -307,6 +307,39 @@ def test_an_empty_submission_counts_as_zero_in_the_summary_mean_and_median_as_in
     assert "1 empty or rejected counted as 0" in gradebook.summary_text(summary)
 
 
+def test_an_empty_submission_s_feedback_says_what_it_holds(small_class):
+    feedback = (small_class.out / "feedback" / "empty_one.md").read_text(encoding="utf-8")
+    assert "could not be graded: empty (it holds notes.txt, and no file named like an exercise module" in feedback
+
+
+@pytest.mark.parametrize(("files", "words"), [
+    (["Ex02_gradient_descent.py"], "Ex02_gradient_descent.py (name it ex02_gradient_descent.py: exercise module names "
+                                   "are lower case)"),
+    (["hw/ex02_gradient_descent.py.txt", "readme.md"], "hw/ex02_gradient_descent.py.txt (exercise modules are .py "
+                                                       "files named exNN_topic.py"),
+    (["a/b/c/ex02_gradient_descent.py"], "it holds no file at all"),  # four levels down: not even listed
+    (["a/b/ex02_gradient_descent.py"], "a/b/ex02_gradient_descent.py (too deep: put the exercise modules at the top"),
+    ([], "it holds no file at all"),
+])
+def test_why_a_submission_is_empty_names_the_file_meant_as_a_module_and_the_fix(tmp_path, files, words):
+    import zipfile
+
+    from grader import submissions
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x = 1\n")
+    assert words in submissions.why_empty(submissions.Submission("student", folder))
+    archive = tmp_path / "student.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for name in files:
+            bundle.writestr(name, "x = 1\n")
+    if not files[:1] or files[0].count("/") < 3:  # a zip lists every entry, however deep
+        assert words in submissions.why_empty(submissions.Submission("student", archive))
+
+
 def test_every_report_and_the_gradebook_record_when_which_kit_and_which_files_graded_them(small_class):
     started = datetime.datetime.now(datetime.timezone.utc)
     for name, source in [("alice", SMALL_REFERENCE), ("bob", SMALL_STUB)]:

@@ -95,6 +95,14 @@ def test_a_crashing_submission_still_gets_results(bundle, tmp_path):
     assert "crashed" in by_name["ex01_tensors.reshaped"]["output"]
 
 
+def test_a_misnamed_module_gets_a_visible_message_naming_the_file_and_the_fix(bundle, tmp_path):
+    reference = (catalogue.SOLUTIONS_DIR / f"{MODULE}.py").read_text()
+    document = _run(_autograder_tree(bundle, tmp_path, {"Ex02_Gradient_Descent.py": reference}))
+    assert document["score"] == 0 and document["visibility"] == "visible"
+    assert "No exercise modules" in document["output"]
+    assert f"Ex02_Gradient_Descent.py (name it {MODULE}.py" in document["output"]
+
+
 def test_in_a_stock_docker_container_the_bundle_grades_the_solutions_as_an_unprivileged_uid(bundle):
     """Docker's default seccomp profile refuses bubblewrap's namespaces and its capability set has no
     CAP_SYS_ADMIN: the run step must still grade (tier uid), at full marks, and say which tier."""
