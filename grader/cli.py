@@ -49,11 +49,16 @@ def _selection_and_device(exercises: tuple[str, ...], device: str,
                           assignment: str | None = None) -> tuple[catalogue.Selection, object]:
     """The modules and items to grade (``exercises`` or ``--assignment``) and the torch device, or a usage error
     naming the fix."""
+    selection, _ = _assignment_selection(exercises, assignment)
+    return selection, _device(device)
+
+
+def _device(device: str) -> object:
+    """The torch device of a ``--device`` choice, or a usage error naming the fix (imports torch)."""
     from grader import engine  # imports torch: only for commands that grade
 
-    selection, _ = _assignment_selection(exercises, assignment)
     try:
-        return selection, engine.pick_device(device)
+        return engine.pick_device(device)
     except catalogue.UsageError as error:
         raise _usage(error) from None
 
@@ -75,28 +80,22 @@ def _find_item(item: str) -> tuple[catalogue.ModuleInfo, catalogue.ItemInfo]:
         raise _usage(error) from None
 
 
-def _selection_device_and_folder(exercises: tuple[str, ...], device: str, assignment: str | None,
-                                 submission: Path | None) -> tuple[catalogue.Selection, object, Path]:
-    """What ``check`` and ``watch`` grade, on which device, in which folder (default: ./exercises)."""
-    selection, chosen_device = _selection_and_device(exercises, device, assignment)
+def _selection_and_folder(exercises: tuple[str, ...], assignment: str | None,
+                          submission: Path | None) -> tuple[catalogue.Selection, Path]:
+    """What ``check`` and ``watch`` grade, in which folder (default: ./exercises), or a usage error; found
+    without importing torch, so that a mistyped command says so at once and starts nothing."""
+    selection, _ = _assignment_selection(exercises, assignment)
     folder = submission if submission is not None else find_exercises_dir(Path.cwd())
     if not folder.is_dir():
         raise click.UsageError(f"--submission {folder}: no such folder; name a folder of exercise modules")
-    return selection, chosen_device, folder
+    return selection, folder
 
 
-def _start_zygote_early(exercises: tuple[str, ...], device: str, assignment: str | None) -> None:
-    """Start the sandboxed zygote, which imports torch while this process imports its own.
-
-    Only for a selection that resolves (a usage error is reported a moment later, with nothing started);
-    the zygote leaves out torchvision and the optimizers' imports when the selected modules use neither.
-    """
+def _start_zygote_early(selection: catalogue.Selection, device: str) -> None:
+    """Start the sandboxed zygote, which imports torch while this process imports its own; it leaves out
+    torchvision and the optimizers' imports when the selected modules use neither."""
     from grader import zygote_client
 
-    try:
-        selection, _ = _assignment_selection(exercises, assignment)
-    except click.ClickException:
-        return
     light = not zygote_client.needs_heavy_imports([module.name for module in selection.modules])
     zygote_client.start_early(zygote_client.cuda_likely(device), light=light)
 
@@ -105,11 +104,12 @@ def run_check(exercises: tuple[str, ...], submission: Path | None, device: str, 
               fail_under: float | None, assignment: str | None = None, show_output: bool = False) -> None:
     from grader import zygote_client
 
-    _start_zygote_early(exercises, device, assignment)
+    selection, folder = _selection_and_folder(exercises, assignment, submission)
+    _start_zygote_early(selection, device)
     from grader import engine, progress, report, sandbox  # imports torch: only when grading
 
     try:
-        selection, chosen_device, folder = _selection_device_and_folder(exercises, device, assignment, submission)
+        chosen_device = _device(device)
         result = engine.grade(folder, selection, chosen_device, store=_reference_store(), show_output=show_output)
     except (engine.GraderUnavailable, sandbox.IsolationUnavailable) as error:
         raise click.ClickException(str(error)) from None
@@ -482,12 +482,13 @@ def watch(exercises: tuple[str, ...], submission: Path | None, device: str, assi
 
     from grader import zygote_client
 
-    _start_zygote_early(exercises, device, assignment)
+    selection, folder = _selection_and_folder(exercises, assignment, submission)
+    _start_zygote_early(selection, device)
     from grader import engine
     from grader import watch as watch_module
 
     try:
-        selection, chosen_device, folder = _selection_device_and_folder(exercises, device, assignment, submission)
+        chosen_device = _device(device)
     except BaseException:
         zygote_client.discard_early()  # the grader never started: nothing later may adopt this zygote
         raise
