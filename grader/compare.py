@@ -2,9 +2,9 @@
 
 ``torch.isclose``, as ``torch.testing.assert_close`` applies it, decides whether two tensors agree;
 this module adds the words a student needs: which part of the result, expected vs got shape / dtype /
-device, and the worst element. Values are *normalised* first: tensors are copied, and anything that is not data (a
-module, a handle to a worker object, a tensor subclass) becomes an :class:`~grader.wire.Opaque`
-known only by its type, so it can never compare equal to a tensor.
+device, and the worst element. Values are *normalised* first: tensors are copied, and anything that is
+not data (a module, a handle to a worker object, a tensor subclass) becomes an
+:class:`~grader.wire.Opaque` known only by its type, so it can never compare equal to a tensor.
 
 Every value here may come from a hostile submission: comparing and describing never raise, never
 print an unbounded text, and never convert a number that does not fit (``10**400`` is not a float).

@@ -727,11 +727,12 @@ class SubmissionGrader:
         """The checks this device can run (a CUDA-only check is not graded elsewhere)."""
         return [c for c in checks if c.requires != "cuda" or self.device.type == "cuda"]
 
-    def run_check(self, check: Check, item: Item, kit_names: tuple[str, ...] | None = None) -> CheckOutcome:
+    def run_check(self, check: Check, item: Item, kit_names: tuple[str, ...]) -> CheckOutcome:
         """Run one check on the student's side, then compare with the reference's result.
 
         The reference result is only needed (and only computed) when the student's run returned.
-        ``kit_names``: the items replaced by the kit's versions (default: the item's ``kit=``).
+        ``kit_names``: the items replaced by the kit's versions (the item's ``kit=``, or fewer: see
+        :meth:`grade_item`).
         """
         cpu_seconds = check.timeout or item.timeout
         try:
@@ -740,7 +741,7 @@ class SubmissionGrader:
             raise WorkerCrashed(f"the module could not be imported again after a restart: {error}") from None
         deadline = wall_clock_deadline(cpu_seconds)
         connection = RemoteConnection(self.session, Call(deadline, item.forbid, f"{check.module}.{item.name}"))
-        kit_items = self._install_kit_versions(check, item.kit if kit_names is None else kit_names)
+        kit_items = self._install_kit_versions(check, kit_names)
         options = {**({"output": True} if self.show_output else {}), **({"record": True} if self.record else {})}
         # also drops the previous check's handles and puts back what the previous check replaced
         connection.simple(("seed", check.seed, cpu_seconds, check.module, kit_items) + ((options,) if options else ()))

@@ -145,9 +145,10 @@ def run(root: Path, allow_unsandboxed: bool = False, selectors: list[str] | tupl
     results.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gradescope-"))
     try:
-        prepared = submissions.prepare(submissions.Submission("submission", root / "submission"), work / "copy")
+        submitted = submissions.Submission("submission", root / "submission")
+        prepared = submissions.prepare(submitted, work / "copy")
         if not prepared.modules:
-            holds = submissions.why_empty(submissions.Submission("submission", root / "submission"))
+            holds = submissions.why_empty(submitted)
             document = failure_document("No exercise modules (ex01_tensors.py, ..., or notebooks such as "
                                         f"ex01_tensors.ipynb) were found in your submission ({holds}): upload the "
                                         "files of your exercises/ folder, or your notebooks.")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import random
 from types import ModuleType
 
 import torch
@@ -29,6 +28,7 @@ from grader.worker import (
     locate_argument,
     raw_rng_state,
     same_raw_rng,
+    set_raw_rng_state,
     set_rng_state,
     wire_rng_state,
 )
@@ -63,8 +63,7 @@ class KitVersionServer:
         """Put this process's own random state back (the request that made the kit calls has its answer)."""
         if self._own is not None:
             own, self._own, self._current = self._own, None, None
-            torch.set_rng_state(own[0])
-            random.setstate(own[1])
+            set_raw_rng_state(own)
 
     def _install(self, state: list) -> None:
         """Make the global generators hold ``state`` (a worker's, as :func:`grader.worker.rng_state` gives it)."""

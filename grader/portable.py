@@ -273,9 +273,8 @@ class PortableZygote:
         found = self._boxes.get(pid)
         if found is not None:
             found.release_due = time.monotonic() + STOP_GRACE_SECONDS
-            table = process_table() if found.ended is None else None
-            if table is not None:
-                found.seen.update({p: table[p].pgid for p in box_members(table, pid) if p != pid})
+            if found.ended is None:
+                _look_again(found, pid)
         return {"op": "released"}
 
     def _cpu(self, request: dict, fds: tuple[int, ...]) -> dict:
@@ -356,9 +355,7 @@ class PortableZygote:
         if reason is not None and found.reason is None:
             found.reason = reason
         if found.process.poll() is None:
-            table = process_table()  # while the worker lives, even what left its group is found below it
-            if table is not None:
-                found.seen.update({p: table[p].pgid for p in box_members(table, pid) if p != pid})
+            _look_again(found, pid)  # while the worker lives, even what left its group is found below it
             _kill_group(pid)  # the worker is not reaped yet, so its pid (the group's id) is still its own
         try:
             found.process.wait(timeout=STOP_GRACE_SECONDS)
@@ -407,6 +404,13 @@ def _cpu_seconds(pid: int, info: ProcessInfo) -> float:
     if os.path.exists("/proc/self/stat"):
         return zygote.cpu_seconds(pid)
     return info.cpu
+
+
+def _look_again(found: _Box, pid: int) -> None:
+    """Add the box's processes as ``ps`` shows them now to those ``seen`` in it (pid -> process group)."""
+    table = process_table()
+    if table is not None:
+        found.seen.update({p: table[p].pgid for p in box_members(table, pid) if p != pid})
 
 
 def _kill_group(pid: int) -> None:

@@ -25,7 +25,7 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -568,8 +568,12 @@ def _dense(tensor: torch.Tensor) -> bool:
     then travel with it, as a clone keeps them; other layouts travel as contiguous values."""
     if tensor.numel() == 0:
         return False
-    extent = 1 + sum((n - 1) * s for n, s in zip(tensor.shape, tensor.stride()))
-    return extent == tensor.numel() and min(tensor.stride(), default=0) >= 0
+    return _extent(tensor.shape, tensor.stride()) == tensor.numel() and min(tensor.stride(), default=0) >= 0
+
+
+def _extent(shape: Sequence[int], strides: Sequence[int]) -> int:
+    """How many elements of storage a non-empty tensor of ``shape`` and ``strides`` spans."""
+    return 1 + sum((n - 1) * s for n, s in zip(shape, strides))
 
 
 def _from_raw(value: object, depth: int, visited: list[int]) -> object:
@@ -617,7 +621,7 @@ def _raw_tensor(node: tuple) -> torch.Tensor:
 def _with_strides(tensor: torch.Tensor, strides: list[int]) -> torch.Tensor:
     """``tensor``'s values laid out with ``strides``: a permutation of a dense layout (a transposed clone),
     whose storage is never larger than the tensor itself."""
-    extent = 1 + sum((n - 1) * s for n, s in zip(tensor.shape, strides)) if tensor.numel() else 0
+    extent = _extent(tensor.shape, strides) if tensor.numel() else 0
     if len(strides) != tensor.dim() or any(s < 0 for s in strides) or extent != tensor.numel():
         raise ProtocolError("bad tensor strides in a fast frame")
     laid_out = torch.empty_strided(tensor.shape, strides, dtype=tensor.dtype)

@@ -752,6 +752,12 @@ def raw_rng_state() -> tuple:
     return torch.get_rng_state(), random.getstate()
 
 
+def set_raw_rng_state(raw: tuple) -> None:
+    """Put back a state taken with :func:`raw_rng_state`."""
+    torch.set_rng_state(raw[0])
+    random.setstate(raw[1])
+
+
 def same_raw_rng(a: tuple, b: tuple) -> bool:
     return a[1] == b[1] and torch.equal(a[0], b[0])
 

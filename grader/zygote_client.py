@@ -66,8 +66,8 @@ class ZygoteClient:
 
     def __init__(self, make_places: Callable[[str], sandbox.Places], memory_limit: int, use_cuda: bool,
                  probe_only: bool = False, light: bool = False) -> None:
-        self.spawned = 0
-        self.light = light  # boxes asked for so far
+        self.spawned = 0  # boxes asked for so far
+        self.light = light
         self.memory_limit, self.use_cuda = memory_limit, use_cuda
         failures = []
         for tier, why_not in sandbox.candidate_tiers():
@@ -224,7 +224,7 @@ def start_early(use_cuda: bool, memory_limit: int = DEFAULT_MEMORY_LIMIT, light:
         remove_tree(str(temporary))
         return
     _early = EarlyZygote(temporary, client)
-    atexit.register(_close_unclaimed)
+    atexit.register(discard_early)
 
 
 def take_early(use_cuda: bool, memory_limit: int) -> EarlyZygote | None:
@@ -249,9 +249,6 @@ def discard_early() -> None:
     early, _early = _early, None
     if early is not None:
         early.close()
-
-
-_close_unclaimed = discard_early
 
 
 _HEAVY_IMPORTS = re.compile(r"\b(optim|torchvision)\b")
