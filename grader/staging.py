@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from grader import report
+from grader import report, submissions
 
 MAX_SUBMISSION_FILE_BYTES = 1 << 20
 EXERCISE_FILE = re.compile(r"^ex\d\d_\w+\.py$")
@@ -48,10 +48,10 @@ def _submitted_bytes(path: Path, problems: list[str]) -> bytes | None:
         return None
     if not path.is_file():
         return None
-    data = path.read_bytes()
+    with path.open("rb") as source:  # never more than the limit is read
+        data = source.read(MAX_SUBMISSION_FILE_BYTES + 1)
     if len(data) > MAX_SUBMISSION_FILE_BYTES:
-        advice = "; clear its outputs (Edit > Clear all outputs) and save it" if path.suffix == ".ipynb" else ""
-        problems.append(f"{path.name} is larger than {MAX_SUBMISSION_FILE_BYTES // 1024} KiB{advice}")
+        problems.append(submissions.too_large(path.name, MAX_SUBMISSION_FILE_BYTES))
         return None
     return data
 

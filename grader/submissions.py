@@ -244,6 +244,12 @@ def prepare(submission: Submission, destination: Path) -> PreparedSubmission:
     return PreparedSubmission(submission.name, destination, sorted(m[:-3] for m in chosen), notes)
 
 
+def too_large(name: str, limit: int) -> str:
+    """The sentence for a submitted file over ``limit`` bytes (for a notebook, how to make it smaller)."""
+    advice = "; clear its outputs (Edit > Clear all outputs) and save it" if name.endswith(".ipynb") else ""
+    return f"{name} is larger than {limit // 1024} KiB{advice}"
+
+
 MAX_NAMES_LOOKED_AT = 200  # entries of an empty submission listed to say what it holds instead
 _MODULE_LIKE = re.compile(r"ex\d\d", re.IGNORECASE)
 
@@ -319,8 +325,7 @@ def _folder_files(root: Path) -> dict[PurePosixPath, bytes | None]:
             if not path.is_file():
                 continue
             if path.stat().st_size > MAX_MODULE_BYTES:
-                raise Rejected(f"{relative} is larger than {MAX_MODULE_BYTES // 1024} KiB" + (
-                    "; clear its outputs (Edit > Clear all outputs) and save it" if path.suffix == ".ipynb" else ""))
+                raise Rejected(too_large(str(relative), MAX_MODULE_BYTES))
             files[relative] = path.read_bytes()
     return files
 
@@ -371,8 +376,7 @@ def _zip_files(archive: Path) -> dict[PurePosixPath, bytes | None]:
             if len(path.parts) > 3:
                 continue
             if entry.file_size > MAX_MODULE_BYTES:
-                raise Rejected(f"{name} is larger than {MAX_MODULE_BYTES // 1024} KiB" + (
-                    "; clear its outputs (Edit > Clear all outputs) and save it" if path.suffix == ".ipynb" else ""))
+                raise Rejected(too_large(name, MAX_MODULE_BYTES))
             files[path] = bundle.read(entry)
         return files
 
